@@ -1,0 +1,62 @@
+"""Step 1: a User model stored with Flask-SQLAlchemy, and a route that reads it."""
+
+import os
+
+from flask import Flask, json
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from werkzeug.exceptions import HTTPException
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    # Wide enough for any hash PassLib produces (sha512_crypt: about 120).
+    password_hash: Mapped[str] = mapped_column(String(255))
+
+    def to_dict(self) -> dict:
+        # The one place that decides what a client sees: never the hash.
+        return {"id": self.id, "username": self.username}
+
+
+def problem(error: HTTPException):
+    """Render an HTTP error as RFC 9457 problem details instead of an HTML page."""
+    response = error.get_response()  # keeps headers such as Allow on a 405
+    body = {"title": error.name, "status": error.code, "detail": error.description}
+    response.set_data(json.dumps(body))
+    response.content_type = "application/problem+json"
+    return response
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(
+        # A relative SQLite path lands in the instance folder: one file per step.
+        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", f"sqlite:///{__package__}.sqlite"),
+    )
+    if test_config is not None:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+
+    app.register_error_handler(HTTPException, problem)
+
+    # The converter's max keeps ids that no INTEGER column can hold a 404.
+    @app.get("/api/users/<int(max=2147483647):id>")
+    def get_user(id: int):
+        user = db.get_or_404(User, id, description=f"There is no user with id {id}.")
+        return user.to_dict()
+
+    return app

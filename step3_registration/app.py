@@ -1,0 +1,139 @@
+"""Step 3: registration, POST /api/users with validated JSON."""
+
+import os
+import unicodedata
+
+from flask import Flask, json, request, url_for
+from flask_sqlalchemy import SQLAlchemy
+from passlib.apps import custom_app_context as pwd_context
+from sqlalchemy import String
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from werkzeug.exceptions import BadRequest, Conflict, HTTPException
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    # Wide enough for any hash PassLib produces (sha512_crypt: about 120).
+    password_hash: Mapped[str] = mapped_column(String(255))
+
+    def hash_password(self, password: str) -> None:
+        self.password_hash = pwd_context.hash(password)
+
+    def verify_password(self, password: str) -> bool:
+        return pwd_context.verify(password, self.password_hash)
+
+    def to_dict(self) -> dict:
+        # The one place that decides what a client sees: never the hash.
+        return {"id": self.id, "username": self.username}
+
+
+def problem(error: HTTPException):
+    """Render an HTTP error as RFC 9457 problem details instead of an HTML page."""
+    response = error.get_response()  # keeps headers such as Allow on a 405
+    body = {"title": error.name, "status": error.code, "detail": error.description}
+    response.set_data(json.dumps(body))
+    response.content_type = "application/problem+json"
+    return response
+
+
+def username_problem(username: str) -> str | None:
+    """Say what is wrong with an (already NFC-normalized) username, if anything."""
+    if not 1 <= len(username) <= 32:
+        return "must be 1 to 32 characters long"
+    # HTTP Basic credentials are "username:password", so a colon in a
+    # username would make that user unable to log in (RFC 7617).
+    if ":" in username:
+        return "must not contain a colon"
+    for char in username:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cf", "Cs") or category.startswith("Z"):
+            return f"must not contain spaces, control or format characters (U+{ord(char):04X})"
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    """Say what is wrong with a password, if anything. Never change it."""
+    if not 15 <= len(password) <= 128:
+        return "must be 15 to 128 characters long"
+    # sha512_crypt cannot hash U+0000, and lone surrogates are not text.
+    if any(char == "\0" or unicodedata.category(char) == "Cs" for char in password):
+        return "must not contain U+0000 or lone surrogates"
+    return None
+
+
+def read_credentials() -> tuple[str, str]:
+    """Return the username and password of a registration request, or raise 400."""
+    try:
+        data = request.get_json()  # Flask answers 415 for other content types
+    except BadRequest:
+        raise BadRequest("The body is not valid JSON encoded as UTF-8.") from None
+    except RecursionError:
+        raise BadRequest("The JSON body is nested too deeply.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str):
+        raise BadRequest("'username' is required and must be a string.")
+    if not isinstance(password, str):
+        raise BadRequest("'password' is required and must be a string.")
+    # NFC first, so that "é" typed as one or as two code points is one name.
+    username = unicodedata.normalize("NFC", username)
+    if reason := username_problem(username):
+        raise BadRequest(f"'username' {reason}.")
+    if reason := password_problem(password):
+        raise BadRequest(f"'password' {reason}.")
+    return username, password
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(
+        # A relative SQLite path lands in the instance folder: one file per step.
+        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", f"sqlite:///{__package__}.sqlite"),
+        MAX_CONTENT_LENGTH=16 * 1024,
+    )
+    if test_config is not None:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+
+    app.register_error_handler(HTTPException, problem)
+
+    # The converter's max keeps ids that no INTEGER column can hold a 404.
+    @app.get("/api/users/<int(max=2147483647):id>")
+    def get_user(id: int):
+        user = db.get_or_404(User, id, description=f"There is no user with id {id}.")
+        return user.to_dict()
+
+    @app.post("/api/users")
+    def create_user():
+        username, password = read_credentials()
+        if db.session.scalar(db.select(User).filter_by(username=username)):
+            raise Conflict(f"The username '{username}' is already taken.")
+        user = User(username=username)
+        user.hash_password(password)
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # The check above spares a slow hash; this unique constraint is
+            # what holds when two requests race for the same name.
+            db.session.rollback()
+            raise Conflict(f"The username '{username}' is already taken.") from None
+        location = url_for("get_user", id=user.id, _external=True)
+        return user.to_dict(), 201, {"Location": location}
+
+    return app
