@@ -1,4 +1,4 @@
-"""The step3_registration step of the tutorial; `flask --app step3_registration run` finds create_app here."""
+"""One step of the tutorial. Flask's CLI finds create_app here: flask --app <folder> run."""
 
 from .app import create_app
 

@@ -1,4 +1,4 @@
-"""The step4_auth step of the tutorial; `flask --app step4_auth run` finds create_app here."""
+"""One step of the tutorial. Flask's CLI finds create_app here: flask --app <folder> run."""
 
 from .app import create_app
 

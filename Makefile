@@ -1,0 +1,61 @@
+# The learner's whole interface. `make help` lists every target.
+
+# STEP given on the command line or in the environment narrows `make test` to that step.
+STEP_GIVEN := $(filter command line environment,$(origin STEP))
+STEP ?= 4
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTHON ?= python3
+
+STEPS := step1_models step2_hashing step3_registration step4_auth
+step_dir = $(word $(1),$(STEPS))
+previous_step_dir = $(word $(1),- $(STEPS))
+
+# Use the active virtual environment if there is one, else .venv here.
+VENV := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed-requirements
+
+# Stops a recipe with a clear message unless STEP is 1 to 4.
+check_step = case "$(STEP)" in 1|2|3|4) ;; \
+  *) echo "STEP must be 1, 2, 3 or 4 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
+
+.DEFAULT_GOAL := help
+.PHONY: help install-dependencies run test diff clean valid-step
+
+valid-step:
+	@$(check_step)
+
+help: ## List the targets
+	@echo "Usage: make TARGET [STEP=1..4] [HOST=127.0.0.1] [PORT=5000]"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install-dependencies: $(INSTALLED) ## Create .venv (unless one is active) and install the pinned requirements
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	  -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+run: valid-step $(INSTALLED) ## Serve step STEP (default 4) with Flask's development server
+	@echo "Serving $(call step_dir,$(STEP)) on http://$(HOST):$(PORT) (Ctrl+C stops it)"
+	exec $(BIN)/flask --app $(call step_dir,$(STEP)) run --host $(HOST) --port $(PORT) \
+	  --with-threads --no-reload $(if $(DEBUG),--debug,--no-debugger)
+
+test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
+	@$(if $(STEP_GIVEN),$(check_step))
+	$(BIN)/python -m pytest $(if $(STEP_GIVEN),-m step$(STEP))
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+diff: valid-step ## Show what step STEP adds to the step before it
+	@if [ "$(STEP)" = 1 ]; then echo "Step 1 is the first step: read step1_models/ itself." >&2; exit 2; fi
+	@diff -ru -x README.md -x __pycache__ \
+	  $(call previous_step_dir,$(STEP)) $(call step_dir,$(STEP)); test $$? -le 1
+
+clean: ## Remove local databases and caches (never your code)
+	rm -rf instance .pytest_cache .ruff_cache .bench
+	find . -path ./.venv -prune -o -path ./workshop -prune -o \
+	  -name __pycache__ -type d -exec rm -rf {} +

@@ -1,0 +1,15 @@
+"""One cheap PassLib configuration for the tests.
+
+PassLib's custom_app_context spends about a second on every sha512_crypt hash on
+a small machine, on purpose. Most tests only need *a* valid hash, so they use the
+same scheme with 1,000 rounds instead of 656,000; tests marked `real_cost` (and
+the benchmarks) keep the real default. The step code is never changed for this.
+"""
+
+from passlib.context import CryptContext
+
+CHEAP_SETTINGS = {"schemes": ["sha512_crypt"], "sha512_crypt__default_rounds": 1000}
+
+
+def cheap_context() -> CryptContext:
+    return CryptContext(**CHEAP_SETTINGS)

@@ -1,0 +1,102 @@
+"""Step 1: the User model, GET /api/users/<id>, and problem details for every error.
+
+These tests run against step 1 and against every later step.
+"""
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from tests.helpers import assert_problem, steps_from
+
+pytestmark = pytest.mark.parametrize("step", steps_from(1), indirect=True)
+
+
+def test_get_user_returns_id_and_username(client, add_user):
+    user_id = add_user("alice")
+    response = client.get(f"/api/users/{user_id}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_json() == {"id": user_id, "username": "alice"}
+
+
+def test_user_representation_never_contains_the_hash(app, client, add_user, step):
+    user_id = add_user("alice")
+    with app.app_context():
+        stored_hash = step.db.session.get(step.User, user_id).password_hash
+    body = client.get(f"/api/users/{user_id}").get_data(as_text=True)
+    assert "password" not in body
+    assert stored_hash not in body
+
+
+def test_unknown_user_is_404_problem(client):
+    body = assert_problem(client.get("/api/users/42"), 404)
+    assert "42" in body["detail"]
+
+
+@pytest.mark.parametrize("user_id", ["2147483648", "99999999999999999999999", "-1", "abc"])
+def test_ids_no_column_can_hold_are_404(client, user_id):
+    assert_problem(client.get(f"/api/users/{user_id}"), 404)
+
+
+def test_unknown_route_is_404_problem(client):
+    assert_problem(client.get("/no/such/page"), 404)
+
+
+def test_wrong_method_is_405_problem_with_allow_header(client):
+    response = client.delete("/api/users/1")
+    assert_problem(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+def test_unexpected_error_is_500_problem_without_traceback(app, client):
+    app.testing = False  # let Flask handle the exception as in production
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    body = assert_problem(client.get("/boom"), 500)
+    assert "secret internals" not in str(body)
+    assert "Traceback" not in str(body)
+
+
+def test_user_table_columns(app, step):
+    with app.app_context():
+        inspector = inspect(step.db.engine)
+        columns = {column["name"]: column for column in inspector.get_columns("users")}
+        unique_indexes = [i["column_names"] for i in inspector.get_indexes("users") if i["unique"]]
+        unique_constraints = [c["column_names"] for c in inspector.get_unique_constraints("users")]
+    assert set(columns) == {"id", "username", "password_hash"}
+    assert columns["username"]["type"].length == 32
+    assert not columns["username"]["nullable"]
+    assert not columns["password_hash"]["nullable"]
+    # sha512_crypt hashes from step 2 are about 120 characters long.
+    assert columns["password_hash"]["type"].length >= 128
+    assert ["username"] in unique_indexes + unique_constraints
+
+
+def test_username_is_unique_in_the_database(app, add_user):
+    add_user("alice")
+    with pytest.raises(IntegrityError):
+        add_user("alice")
+
+
+def test_default_database_is_an_sqlite_file_named_after_the_step(step, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = step.create_app()
+    package = step.__name__.split(".")[0]
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{package}.sqlite"
+    with app.app_context():
+        assert step.db.engine.url.database.endswith(f"instance/{package}.sqlite")
+        step.db.engine.dispose()
+
+
+def test_database_url_overrides_the_default(step, monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'chosen.sqlite'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    app = step.create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == url
+    with app.app_context():
+        step.db.engine.dispose()
+    assert (tmp_path / "chosen.sqlite").exists()  # tables were created on start-up
