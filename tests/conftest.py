@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.hashing import cheap_context
-from tests.helpers import PASSPHRASE
+from tests.helpers import PASSPHRASE, HashSpy
 from tests.live import LiveServer
 
 
@@ -90,3 +90,11 @@ def live_server(tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def spy(step, app, monkeypatch):
+    """Count what the step hashes and verifies (after the cheap-hashing swap in `app`)."""
+    spy = HashSpy(step.pwd_context)
+    monkeypatch.setattr(step, "pwd_context", spy)
+    return spy

@@ -31,3 +31,18 @@ def assert_problem(response, status):
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["detail"], str) and body["detail"]
     return body
+
+
+class HashSpy:
+    """Wraps a PassLib context and counts the hashes and verifications it does."""
+
+    def __init__(self, context):
+        self.context, self.hashed, self.verified = context, [], []
+
+    def hash(self, password):
+        self.hashed.append(password)
+        return self.context.hash(password)
+
+    def verify(self, password, stored_hash):
+        self.verified.append(stored_hash)
+        return self.context.verify(password, stored_hash)

@@ -1,0 +1,242 @@
+"""Step 3: POST /api/users registers a user; every bad request is a 4xx problem.
+
+These tests run against step 3 and step 4.
+"""
+
+import json
+import unicodedata
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.helpers import PASSPHRASE, assert_problem, steps_from
+
+pytestmark = pytest.mark.parametrize("step", steps_from(3), indirect=True)
+
+
+def user_count(app, step):
+    with app.app_context():
+        return step.db.session.scalar(step.db.select(step.db.func.count(step.User.id)))
+
+
+def register(client, username="alice", password=PASSPHRASE):
+    return client.post("/api/users", json={"username": username, "password": password})
+
+
+def test_registration_is_201_with_the_user_and_its_location(client):
+    response = register(client)
+    assert response.status_code == 201
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body == {"id": body["id"], "username": "alice"}
+    assert response.headers["Location"] == f"http://localhost/api/users/{body['id']}"
+
+
+def test_the_location_serves_the_new_user(client):
+    response = register(client)
+    followed = client.get(response.headers["Location"])
+    assert followed.status_code == 200
+    assert followed.get_json() == response.get_json()
+
+
+def test_the_response_never_contains_the_password_or_hash(client, app, step):
+    body = register(client).get_data(as_text=True)
+    with app.app_context():
+        stored_hash = step.db.session.scalar(step.db.select(step.User.password_hash))
+    assert PASSPHRASE not in body
+    assert stored_hash not in body
+    assert stored_hash != PASSPHRASE
+
+
+@pytest.mark.real_cost
+def test_registration_hashes_at_the_default_cost(client, app, step):
+    assert register(client).status_code == 201
+    with app.app_context():
+        user = step.db.session.scalar(step.db.select(step.User))
+        assert user.password_hash.startswith("$6$rounds=656000$")
+        assert user.verify_password(PASSPHRASE)
+
+
+VALID = {"username": "alice", "password": PASSPHRASE}
+
+# (JSON body, words the problem's detail must contain)
+INVALID_BODIES = [
+    ([VALID], "JSON object"),
+    ("alice", "JSON object"),
+    (42, "JSON object"),
+    (None, "JSON object"),
+    ({}, "'username' is required"),
+    ({"password": PASSPHRASE}, "'username' is required"),
+    ({"username": "alice"}, "'password' is required"),
+    ({**VALID, "username": 42}, "'username' is required and must be a string"),
+    ({**VALID, "username": None}, "'username' is required and must be a string"),
+    ({**VALID, "username": ["alice"]}, "'username' is required and must be a string"),
+    ({**VALID, "username": {"name": "alice"}}, "'username' is required and must be a string"),
+    ({**VALID, "username": True}, "'username' is required and must be a string"),
+    ({**VALID, "password": 123456789012345678}, "'password' is required and must be a string"),
+    ({**VALID, "password": None}, "'password' is required and must be a string"),
+    ({**VALID, "password": [PASSPHRASE]}, "'password' is required and must be a string"),
+    ({**VALID, "password": False}, "'password' is required and must be a string"),
+    ({**VALID, "username": ""}, "1 to 32 characters"),
+    ({**VALID, "username": "a" * 33}, "1 to 32 characters"),
+    ({**VALID, "username": "é" * 33}, "1 to 32 characters"),
+    ({**VALID, "username": "   "}, "spaces, control or format characters"),
+    ({**VALID, "username": "alice smith"}, "U+0020"),
+    ({**VALID, "username": "alice\u00a0smith"}, "U+00A0"),
+    ({**VALID, "username": "alice\n"}, "U+000A"),
+    ({**VALID, "username": "\talice"}, "U+0009"),
+    ({**VALID, "username": "al\u200bice"}, "U+200B"),
+    ({**VALID, "username": "alice\u202e"}, "U+202E"),
+    ({**VALID, "username": "ali\0ce"}, "U+0000"),
+    ({**VALID, "username": "\ud800alice"}, "U+D800"),
+    ({**VALID, "username": "alice:admin"}, "colon"),
+    ({**VALID, "password": ""}, "15 to 128 characters"),
+    ({**VALID, "password": "short-password"}, "15 to 128 characters"),
+    ({**VALID, "password": "x" * 129}, "15 to 128 characters"),
+    ({**VALID, "password": "x" * 5000}, "15 to 128 characters"),
+    ({**VALID, "password": "correct-horse\0battery"}, "U+0000"),
+    ({**VALID, "password": "correct-horse-\udc00-battery"}, "surrogates"),
+]
+
+
+@pytest.mark.parametrize(
+    "payload, detail", INVALID_BODIES, ids=[json.dumps(b)[:40] for b, _ in INVALID_BODIES]
+)
+def test_invalid_bodies_are_400_and_store_nothing(client, app, step, spy, payload, detail):
+    response = client.post("/api/users", data=json.dumps(payload), content_type="application/json")
+    body = assert_problem(response, 400)
+    assert detail in body["detail"]
+    assert user_count(app, step) == 0
+    assert spy.hashed == []  # refused before any (slow) hashing
+
+
+# (raw bytes sent as application/json, words the detail must contain)
+MALFORMED = [
+    (b"", "not valid JSON"),
+    (b"{", "not valid JSON"),
+    (b"{'username': 'alice'}", "not valid JSON"),
+    (b'{"username": "alice", "password": "correct-horse-battery-staple",}', "not valid JSON"),
+    (b'{"username": "\xff\xfe", "password": "correct-horse-battery-staple"}', "UTF-8"),
+    (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    (b'{"a":' * 2000 + b"1" + b"}" * 2000, "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("data, detail", MALFORMED, ids=[repr(d[:20]) for d, _ in MALFORMED])
+def test_malformed_json_is_400_and_stores_nothing(client, app, step, data, detail):
+    response = client.post("/api/users", data=data, content_type="application/json")
+    body = assert_problem(response, 400)
+    assert detail in body["detail"]
+    assert user_count(app, step) == 0
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_json_is_415(client, app, step, content_type):
+    data = "username=alice&password=correct-horse-battery-staple"
+    response = client.post("/api/users", data=data, content_type=content_type)
+    assert_problem(response, 415)
+    assert user_count(app, step) == 0
+
+
+def test_a_body_over_16_kib_is_413(client, app, step):
+    payload = json.dumps({**VALID, "padding": "x" * 16 * 1024})
+    response = client.post("/api/users", data=payload, content_type="application/json")
+    assert_problem(response, 413)
+    assert user_count(app, step) == 0
+
+
+def test_a_body_just_under_the_limit_is_accepted(client):
+    payload = json.dumps({**VALID, "padding": "x" * 15 * 1024})
+    response = client.post("/api/users", data=payload, content_type="application/json")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["a", "a" * 32, "jürgen", "Zoë", "名前", "o'brien", "alice.smith@example.com", "é" * 32],
+)
+def test_valid_usernames_are_accepted(client, username):
+    response = register(client, username=username)
+    assert response.status_code == 201
+    assert response.get_json()["username"] == username
+
+
+@pytest.mark.parametrize(
+    "password", ["x" * 15, "x" * 128, "pässwörd-ünïcode-1", "  spaces around it  ", "🔑" * 15]
+)
+def test_valid_passwords_are_stored_unchanged(client, app, step, password):
+    assert register(client, password=password).status_code == 201
+    with app.app_context():
+        user = step.db.session.scalar(step.db.select(step.User))
+        assert user.verify_password(password)
+        assert not user.verify_password(password.strip() + "!")
+
+
+def test_passwords_are_not_normalized(client, app, step):
+    composed = "pässwörd-ünïcode-1"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert register(client, password=decomposed).status_code == 201
+    with app.app_context():
+        user = step.db.session.scalar(step.db.select(step.User))
+        assert user.verify_password(decomposed)
+        assert not user.verify_password(composed)
+
+
+def test_taken_username_is_409(client, app, step):
+    assert register(client).status_code == 201
+    body = assert_problem(register(client, password="another-long-passphrase"), 409)
+    assert "alice" in body["detail"]
+    assert user_count(app, step) == 1
+
+
+def test_a_name_differing_only_by_normalization_is_taken(client, app, step):
+    composed = unicodedata.normalize("NFC", "jürgen")
+    decomposed = unicodedata.normalize("NFD", "jürgen")
+    assert composed != decomposed
+    response = register(client, username=decomposed)
+    assert response.status_code == 201
+    assert response.get_json()["username"] == composed  # stored in NFC
+    assert_problem(register(client, username=composed), 409)
+    assert user_count(app, step) == 1
+
+
+def test_usernames_are_case_sensitive(client):
+    assert register(client, username="alice").status_code == 201
+    assert register(client, username="Alice").status_code == 201
+
+
+def test_a_taken_name_is_refused_before_hashing(client, spy):
+    register(client)
+    spy.hashed.clear()
+    assert_problem(register(client), 409)
+    assert spy.hashed == []
+
+
+def test_the_unique_constraint_turns_a_lost_race_into_409(client, app, step, monkeypatch):
+    """Another request stores the same name between our check and our commit."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    original = step.User.hash_password
+
+    def hash_while_another_request_registers(user, password):
+        original(user, password)
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO users (username, password_hash) VALUES (:u, 'x')"),
+                {"u": user.username},
+            )
+        engine.dispose()
+
+    monkeypatch.setattr(step.User, "hash_password", hash_while_another_request_registers)
+    body = assert_problem(register(client), 409)
+    assert "already taken" in body["detail"]
+    assert user_count(app, step) == 1
+    # The session was rolled back: the app keeps working.
+    monkeypatch.setattr(step.User, "hash_password", original)
+    assert register(client, username="bob").status_code == 201
+
+
+def test_get_on_the_collection_is_405_with_allow_header(client):
+    response = client.get("/api/users")
+    assert_problem(response, 405)
+    assert "POST" in response.headers["Allow"]

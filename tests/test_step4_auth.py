@@ -1,0 +1,167 @@
+"""Step 4: GET /api/resource behind HTTP Basic authentication."""
+
+import base64
+import unicodedata
+
+import pytest
+
+from tests.helpers import PASSPHRASE, assert_problem, basic_auth, steps_from
+
+pytestmark = pytest.mark.parametrize("step", steps_from(4), indirect=True)
+
+
+@pytest.fixture
+def alice(client):
+    response = client.post("/api/users", json={"username": "alice", "password": PASSPHRASE})
+    assert response.status_code == 201
+    return response.get_json()
+
+
+def assert_unauthorized(response):
+    body = assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith('Basic realm="')
+    return body
+
+
+def test_right_credentials_get_the_resource(client, alice):
+    response = client.get("/api/resource", headers=basic_auth("alice", PASSPHRASE))
+    assert response.status_code == 200
+    assert response.get_json() == {"data": "Hello, alice!"}
+
+
+def test_the_header_is_base64_of_username_colon_password(client, alice):
+    # What curl -u alice:... and every other client send: RFC 7617.
+    token = base64.b64encode(b"alice:correct-horse-battery-staple").decode()
+    assert token == "YWxpY2U6Y29ycmVjdC1ob3JzZS1iYXR0ZXJ5LXN0YXBsZQ=="
+    response = client.get("/api/resource", headers={"Authorization": f"Basic {token}"})
+    assert response.status_code == 200
+
+
+def test_no_credentials_is_401_with_www_authenticate(client, alice, spy):
+    assert_unauthorized(client.get("/api/resource"))
+    assert spy.verified == []  # Flask-HTTPAuth's empty strings never reach a hash
+
+
+def test_wrong_password_is_401(client, alice):
+    assert_unauthorized(
+        client.get("/api/resource", headers=basic_auth("alice", "wrong-" + PASSPHRASE))
+    )
+
+
+def test_unknown_user_is_401(client, alice):
+    assert_unauthorized(client.get("/api/resource", headers=basic_auth("bob", PASSPHRASE)))
+
+
+def test_unknown_user_costs_one_verification_against_the_dummy_hash(client, alice, step, spy):
+    assert_unauthorized(client.get("/api/resource", headers=basic_auth("bob", PASSPHRASE)))
+    assert spy.verified == [step.DUMMY_HASH]
+
+
+def test_wrong_password_costs_one_verification_against_the_users_hash(client, alice, step, spy):
+    client.get("/api/resource", headers=basic_auth("alice", "wrong-" + PASSPHRASE))
+    assert len(spy.verified) == 1
+    assert spy.verified != [step.DUMMY_HASH]
+
+
+def test_dummy_hash_uses_the_same_context_at_the_default_cost(step):
+    # Imported module state, before any test swaps in the cheap context.
+    from passlib.apps import custom_app_context
+
+    assert custom_app_context.identify(step.DUMMY_HASH) == "sha512_crypt"
+    rounds = custom_app_context.handler().default_rounds
+    assert step.DUMMY_HASH.startswith(f"$6$rounds={rounds}$")
+
+
+@pytest.mark.parametrize(
+    "username, password",
+    [
+        ("", ""),
+        ("alice", ""),
+        ("", PASSPHRASE),
+        ("alice", "x" * 129),
+        ("alice", "x" * 5000),
+        ("alice", PASSPHRASE + "\0"),
+        ("alice", "short"),
+        ("a" * 33, PASSPHRASE),
+    ],
+    ids=["empty", "no-password", "no-user", "129", "5000", "nul", "short", "long-user"],
+)
+def test_credentials_registration_refuses_are_401_without_hashing(
+    client, alice, spy, username, password
+):
+    assert_unauthorized(client.get("/api/resource", headers=basic_auth(username, password)))
+    assert spy.verified == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic",
+        "Basic ",
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"no-colon-here").decode(),
+        "Basic " + base64.b64encode(b"\xff\xfe:" + PASSPHRASE.encode()).decode(),
+        "Basic " + base64.b64encode(b"alice:\xff" + PASSPHRASE.encode()).decode(),
+        "Bearer abc.def",
+        "Digest username=alice",
+        "basic " + base64.b64encode(b"nobody:" + PASSPHRASE.encode()).decode(),
+    ],
+)
+def test_hostile_authorization_headers_are_401(client, alice, header):
+    assert_unauthorized(client.get("/api/resource", headers={"Authorization": header}))
+
+
+def test_utf8_credentials_work(client):
+    password = "pässwörd-ünïcode-1"
+    assert (
+        client.post("/api/users", json={"username": "jürgen", "password": password}).status_code
+        == 201
+    )
+    response = client.get("/api/resource", headers=basic_auth("jürgen", password))
+    assert response.status_code == 200
+    assert response.get_json() == {"data": "Hello, jürgen!"}
+
+
+def test_the_username_is_nfc_normalized_as_at_registration(client):
+    password = "pässwörd-ünïcode-1"
+    composed = unicodedata.normalize("NFC", "jürgen")
+    assert (
+        client.post("/api/users", json={"username": composed, "password": password}).status_code
+        == 201
+    )
+    decomposed = unicodedata.normalize("NFD", "jürgen")
+    response = client.get("/api/resource", headers=basic_auth(decomposed, password))
+    assert response.status_code == 200
+    # ...but the password is compared exactly as sent, never normalized.
+    wrong = unicodedata.normalize("NFD", password)
+    assert_unauthorized(client.get("/api/resource", headers=basic_auth(composed, wrong)))
+
+
+def test_usernames_are_case_sensitive(client, alice):
+    assert_unauthorized(client.get("/api/resource", headers=basic_auth("Alice", PASSPHRASE)))
+
+
+@pytest.mark.real_cost
+def test_authentication_at_the_real_cost(client, alice):
+    response = client.get("/api/resource", headers=basic_auth("alice", PASSPHRASE))
+    assert response.get_json() == {"data": "Hello, alice!"}
+    assert_unauthorized(client.get("/api/resource", headers=basic_auth("alice", "x" * 15)))
+
+
+def test_responses_never_contain_the_password_or_hash(client, alice, app, step):
+    with app.app_context():
+        stored_hash = step.db.session.scalar(step.db.select(step.User.password_hash))
+    for response in (
+        client.get("/api/resource", headers=basic_auth("alice", PASSPHRASE)),
+        client.get("/api/resource", headers=basic_auth("alice", "wrong-" + PASSPHRASE)),
+        client.get(f"/api/users/{alice['id']}"),
+    ):
+        text = response.get_data(as_text=True)
+        assert PASSPHRASE not in text
+        assert stored_hash not in text
+
+
+def test_wrong_method_on_the_resource_is_405(client):
+    response = client.post("/api/resource")
+    assert_problem(response, 405)
+    assert "GET" in response.headers["Allow"]
