@@ -46,7 +46,7 @@ run: valid-step $(INSTALLED) ## Serve step STEP (default 4) with Flask's develop
 
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	@$(if $(STEP_GIVEN),$(check_step))
-	$(BIN)/python -m pytest $(if $(STEP_GIVEN),-m step$(STEP))
+	$(BIN)/python -m pytest -n auto $(if $(STEP_GIVEN),-m step$(STEP))
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

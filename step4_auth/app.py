@@ -3,7 +3,7 @@
 import os
 import unicodedata
 
-from flask import Flask, json, request, url_for
+from flask import Flask, jsonify, request, url_for
 from flask_httpauth import HTTPBasicAuth
 from flask_sqlalchemy import SQLAlchemy
 from passlib.apps import custom_app_context as pwd_context
@@ -42,8 +42,8 @@ class User(db.Model):
 def problem(error: HTTPException):
     """Render an HTTP error as RFC 9457 problem details instead of an HTML page."""
     response = error.get_response()  # keeps headers such as Allow on a 405
-    body = {"title": error.name, "status": error.code, "detail": error.description}
-    response.set_data(json.dumps(body))
+    body = jsonify(title=error.name, status=error.code, detail=error.description)
+    response.set_data(body.get_data())
     response.content_type = "application/problem+json"
     return response
 
