@@ -55,6 +55,26 @@ diff: valid-step ## Show what step STEP adds to the step before it
 	@diff -ru -x README.md -x __pycache__ \
 	  $(call previous_step_dir,$(STEP)) $(call step_dir,$(STEP)); test $$? -le 1
 
+# A production server, and what authentication costs on it (issue 6).
+.PHONY: serve bench valid-workers
+# Password verification is CPU-bound: worker processes beyond the number of cores add nothing.
+# No --preload: each worker imports the app itself, so no database connection is shared
+# across a fork. --no-control-socket: gunicorn's runtime control interface is not used here.
+CORES = $(shell $(PYTHON) -c "import os; print(os.cpu_count() or 1)")
+check_workers = case "$(WORKERS)" in ''|0*|*[!0-9]*) \
+  echo "WORKERS must be a whole number from 1 (got '$(WORKERS)'), for example: make $(firstword $(MAKECMDGOALS)) WORKERS=2" >&2; exit 2;; esac
+
+valid-workers:
+	@$(if $(WORKERS),$(check_workers))
+
+serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core)
+	@echo "Serving $(call step_dir,$(STEP)) with gunicorn, $(or $(WORKERS),$(CORES)) worker(s), on http://$(HOST):$(PORT) (Ctrl+C stops it)"
+	exec $(BIN)/gunicorn --workers $(or $(WORKERS),$(CORES)) --bind $(HOST):$(PORT) \
+	  --access-logfile - --no-control-socket '$(call step_dir,$(STEP)):create_app()'
+
+bench: valid-workers $(INSTALLED) ## Measure what authentication costs in step 4 (WORKERS=k: under gunicorn; SUITE=1: time the tests too)
+	$(BIN)/python -m bench.run $(if $(WORKERS),--workers $(WORKERS)) $(if $(SUITE),--suite)
+
 clean: ## Remove local databases and caches (never your code)
 	rm -rf instance .pytest_cache .ruff_cache .bench
 	find . -path ./.venv -prune -o -path ./workshop -prune -o \

@@ -1,0 +1,1 @@
+"""Benchmarks: what authentication costs (`make bench`) and how long the test loops take."""

@@ -1,0 +1,265 @@
+"""`make bench`: what HTTP Basic authentication costs in step 4, in numbers.
+
+Every authenticated request carries the password, so every one pays a password
+verification that is slow on purpose. This measures that cost in this process,
+derives the most requests per second a server could answer if verifying were
+all it did, then starts step 4 as a real server (the development server, or
+gunicorn with --workers k) at PassLib's real cost and compares.
+Run it from the repository root: python -m bench.run [--workers K] [--suite]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.load import Request, count_for, run_load
+from bench.suite import print_suite, time_suite
+from step4_auth import app as step  # computes DUMMY_HASH at the real cost: about a second
+from tests.helpers import PASSPHRASE, basic_auth
+from tests.live import ROOT, LiveServer
+
+OUTPUT = ROOT / ".bench"
+WRONG_PASSWORD = "not-the-right-passphrase"  # long enough to reach the hash check
+VERIFY_SAMPLES = 5
+USER_LOOKUPS = 400
+TIMING_PAIRS = 5
+
+
+def measure_verification() -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of User.verify_password for a correct password, several times."""
+    user = step.User(username="bench")
+    user.hash_password(PASSPHRASE)
+    wall, cpu = [], []
+    for _ in range(VERIFY_SAMPLES):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        verified = user.verify_password(PASSPHRASE)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+        assert verified
+    return wall, cpu
+
+
+def cpu_seconds(root: int) -> float | None:
+    """CPU time used so far by a process and all its descendants (Linux /proc only).
+
+    Unlike wall time, this does not grow when other programs share the machine,
+    so it shows what the server itself spends per request.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    parents, ticks = {}, {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended meanwhile
+                continue
+            pid = int(entry.name)
+            parents[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree = {root}
+    while grown := {pid for pid, parent in parents.items() if parent in tree} - tree:
+        tree |= grown
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def registration(number: int) -> Request:
+    body = json.dumps({"username": f"bench{number}", "password": PASSPHRASE}).encode()
+    return Request("POST", "/api/users", {"Content-Type": "application/json"}, body)
+
+
+def authenticated(username: str, password: str) -> Request:
+    return Request("GET", "/api/resource", basic_auth(username, password))
+
+
+def machine() -> dict:
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        lines = cpuinfo.read_text().splitlines()
+        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+        model = names[0] if names else ""
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load_average_before": [round(load, 2) for load in os.getloadavg()],
+    }
+
+
+def benchmark(workers: int | None) -> dict:
+    cores = os.cpu_count() or 1
+    processes = workers or 1
+    clients = max(4, 2 * processes)
+    handler = step.pwd_context.handler()
+    started = datetime.datetime.now(datetime.UTC)
+    report = {
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "server": f"gunicorn, {workers} sync worker(s)" if workers else "Flask development server",
+        "workers": processes,
+        "hash": {"scheme": handler.name, "rounds": handler.default_rounds},
+    }
+    print(f"Timing {VERIFY_SAMPLES} password verifications in this process ...", file=sys.stderr)
+    samples, cpu_samples = measure_verification()
+    verify, verify_cpu = statistics.median(samples), statistics.median(cpu_samples)
+    one_process_limit = 1 / verify
+    limit = min(processes, cores) * one_process_limit
+    report["verify_password_seconds"] = {
+        "median": verify,
+        "samples": samples,
+        "cpu_median": verify_cpu,
+        "cpu_samples": cpu_samples,
+    }
+    report["hash_bound_limit"] = {"one_process": one_process_limit, "this_server": limit}
+
+    target, make_vars = ("serve", {"WORKERS": str(workers)}) if workers else ("run", {})
+    print(f"Starting step 4 with `make {target}` ({report['server']}) ...", file=sys.stderr)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-") as workdir,
+        LiveServer(4, Path(workdir), real_cost=True, target=target, make_vars=make_vars) as server,
+    ):
+        port = server.port
+        # One registration per worker, so every worker has booted before the clock runs.
+        warm = [registration(n) for n in range(processes)]
+        run_load(port, "warm-up (registrations)", warm, processes, 201)
+        users = [f"bench{n}" for n in range(processes)]
+
+        count = count_for(20, limit, clients, 400)
+        auth = [authenticated(users[n % len(users)], PASSPHRASE) for n in range(count)]
+        cpu_before = cpu_seconds(server.process.pid)
+        resource = run_load(port, "GET /api/resource", auth, clients, 200)
+        cpu_after = cpu_seconds(server.process.pid)
+
+        lookups = [Request("GET", f"/api/users/{1 + n % len(users)}") for n in range(USER_LOOKUPS)]
+        lookup = run_load(port, "GET /api/users/<id>", lookups, clients, 200)
+
+        count = count_for(8, limit, clients, 200)
+        new = [registration(n) for n in range(processes, processes + count)]
+        register = run_load(port, "POST /api/users", new, clients, 201)
+
+        # One client, alternating, so both kinds see the same conditions.
+        pairs = []
+        for n in range(TIMING_PAIRS):
+            pairs.append(authenticated(f"nobody{n}", PASSPHRASE))
+            pairs.append(authenticated(users[0], WRONG_PASSWORD))
+        timing = run_load(port, "unknown user / wrong password", pairs, 1, 401)
+
+    unknown = statistics.median(timing.latencies[0::2])
+    wrong = statistics.median(timing.latencies[1::2])
+    report["results"] = {
+        "authenticated": {**resource.summary(), "vs_limit": resource.throughput / limit},
+        "user_lookup": lookup.summary(),
+        "registration": {**register.summary(), "vs_limit": register.throughput / limit},
+    }
+    report["unknown_user_vs_wrong_password"] = {
+        "unknown_user_median_ms": unknown * 1000,
+        "wrong_password_median_ms": wrong * 1000,
+        "ratio": unknown / wrong,
+    }
+    if cpu_before is not None:
+        per_request = (cpu_after - cpu_before) / resource.requests
+        report["results"]["authenticated"]["server_cpu_ms"] = per_request * 1000
+        report["server_cpu_per_request_vs_verification"] = per_request / verify_cpu
+    report["targets"] = targets(report, resource.throughput, one_process_limit, limit)
+    return report
+
+
+def targets(report: dict, throughput: float, one_process_limit: float, limit: float) -> list:
+    """The issue's targets, as ratios measured in this one run."""
+    found = []
+    if report["workers"] == 1:
+        value = throughput / limit
+        found.append(("authenticated / hash-bound limit", value, ">= 0.9", value >= 0.9))
+    if report["workers"] == 2 and report["machine"]["cores"] >= 2:
+        value = throughput / one_process_limit
+        found.append(("authenticated / one-process limit", value, ">= 1.7", value >= 1.7))
+    if "server_cpu_per_request_vs_verification" in report:
+        value = report["server_cpu_per_request_vs_verification"]
+        found.append(("server CPU per request / verification", value, "<= 1.1", value <= 1.1))
+    value = report["unknown_user_vs_wrong_password"]["ratio"]
+    found.append(("unknown user / wrong password", value, "0.9 to 1.1", 0.9 <= value <= 1.1))
+    return [dict(zip(("ratio", "value", "target", "met"), row, strict=True)) for row in found]
+
+
+def print_report(report: dict) -> None:
+    m, hashing, verify = report["machine"], report["hash"], report["verify_password_seconds"]
+    limits, results = report["hash_bound_limit"], report["results"]
+    print(f"\nWhat authentication costs: step 4 on {report['server']}")
+    print(
+        f"{report['date']}, {m['cores']} cores ({m['cpu']}), {m['system']}, Python {m['python']},"
+        f" load average before {m['load_average_before'][0]}"
+    )
+    print(
+        f"{hashing['scheme']} with {hashing['rounds']:,} rounds (PassLib's default cost):"
+        f" verify_password takes {verify['median'] * 1000:.0f} ms"
+        f" ({verify['cpu_median'] * 1000:.0f} ms CPU) in-process, median of {VERIFY_SAMPLES}"
+    )
+    print(
+        f"Hash-bound limit: {limits['one_process']:.2f} req/s per process,"
+        f" {limits['this_server']:.2f} req/s for this server\n"
+    )
+    header = ("requests", "clients", "req/s", "p50 ms", "p95 ms", "/ limit")
+    print(f"{'':32}" + "".join(f"{name:>9}" for name in header))
+    rows = [
+        ("GET /api/resource (Basic auth)", results["authenticated"]),
+        ("GET /api/users/<id> (no auth)", results["user_lookup"]),
+        ("POST /api/users (registration)", results["registration"]),
+    ]
+    for label, r in rows:
+        share = f"{r['vs_limit']:.2f}" if "vs_limit" in r else "-"
+        print(
+            f"{label:32}{r['requests']:>9}{r['clients']:>9}{r['requests_per_second']:>9.2f}"
+            f"{r['p50_ms']:>9.0f}{r['p95_ms']:>9.0f}{share:>9}"
+        )
+    if "server_cpu_ms" in results["authenticated"]:
+        cpu = results["authenticated"]["server_cpu_ms"]
+        print(f"\nServer CPU time per authenticated request: {cpu:.0f} ms")
+    timing = report["unknown_user_vs_wrong_password"]
+    print(
+        f"GET /api/resource, one client: unknown user {timing['unknown_user_median_ms']:.0f} ms,"
+        f" wrong password {timing['wrong_password_median_ms']:.0f} ms (medians)"
+    )
+    print("\nTargets (ratios from this run):")
+    for t in report["targets"]:
+        outcome = "met" if t["met"] else "NOT met"
+        print(f"  {t['ratio']:40}{t['value']:6.2f}  target {t['target']:>10}: {outcome}")
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=positive, help="benchmark gunicorn with K workers")
+    parser.add_argument("--suite", action="store_true", help="also time the test commands")
+    options = parser.parse_args()
+
+    report = benchmark(options.workers)
+    print_report(report)
+    OUTPUT.mkdir(exist_ok=True)
+    name = f"gunicorn-{options.workers}-workers" if options.workers else "dev-server"
+    path = OUTPUT / f"step4-{name}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nWritten to {path.relative_to(ROOT)}")
+    if options.suite:
+        suite = time_suite()
+        print_suite(suite)
+        (OUTPUT / "suite.json").write_text(json.dumps(suite, indent=2) + "\n")
+        print(f"\nWritten to {(OUTPUT / 'suite.json').relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""`make serve` and the load generator behind `make bench` (their figures are never asserted)."""
+
+import subprocess
+
+import pytest
+import requests
+
+from bench.load import LoadResult, Request, count_for, percentile, run_load
+from tests.live import ROOT
+
+
+def test_percentile_interpolates_between_the_nearest_ranks():
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
+    assert percentile([float(n) for n in range(1, 101)], 95) == pytest.approx(95.05)
+    assert percentile([1.0, 2.0], 0) == 1.0
+    assert percentile([1.0, 2.0], 100) == 2.0
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_percentile_of_no_values_is_an_error():
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_a_load_result_summarizes_throughput_and_latency():
+    latencies = [0.4, 0.1, 0.3, 0.2]
+    result = LoadResult("GET /", 2, seconds=2.0, latencies=latencies, statuses=[200] * 4)
+    assert result.summary() == {
+        "requests": 4,
+        "clients": 2,
+        "seconds": 2.0,
+        "requests_per_second": 2.0,
+        "p50_ms": 250.0,
+        "p95_ms": 385.0,
+        "statuses": {200: 4},
+    }
+
+
+@pytest.mark.parametrize(
+    "seconds, rate, clients, most, expected",
+    [
+        (20, 1.2, 4, 400, 24),  # 24 requests at 1.2 req/s: about 20 s
+        (20, 1.3, 4, 400, 28),  # rounded up to whole rounds of the clients
+        (20, 1000.0, 4, 400, 400),  # bounded
+        (1, 0.1, 4, 400, 8),  # at least two rounds
+    ],
+)
+def test_count_for_sizes_a_bounded_run(seconds, rate, clients, most, expected):
+    assert count_for(seconds, rate, clients, most) == expected
+
+
+@pytest.mark.parametrize("target", ["serve", "bench"])
+@pytest.mark.parametrize("workers", ["0", "two", "-1"])
+def test_make_refuses_a_worker_count_that_is_not_a_positive_number(target, workers):
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), target, f"WORKERS={workers}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert f"WORKERS must be a whole number from 1 (got '{workers}')" in result.stderr
+
+
+@pytest.mark.live
+@pytest.mark.step4
+def test_make_serve_runs_the_step_under_gunicorn_with_the_workers_asked_for(live_server):
+    server = live_server(4, target="serve", make_vars={"WORKERS": "1"})
+    response = requests.get(f"{server.url}/api/users/1", timeout=10)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+    assert response.headers["Server"].startswith("gunicorn")
+    assert server.log_text().count("Booting worker") == 1
+
+
+@pytest.mark.live
+@pytest.mark.step4
+def test_the_load_generator_checks_every_answer_of_a_real_server(live_server):
+    server = live_server(4, target="serve", make_vars={"WORKERS": "2"})
+    lookups = [Request("GET", "/api/users/1")] * 6
+    result = run_load(server.port, "GET /api/users/1", lookups, 3, 404)
+    assert result.statuses == [404] * 6
+    assert len(result.latencies) == 6 and all(latency > 0 for latency in result.latencies)
+    with pytest.raises(RuntimeError, match=r"expected 200, got \{404: 6\}"):
+        run_load(server.port, "GET /api/users/1", lookups, 3, 200)
