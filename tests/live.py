@@ -84,7 +84,9 @@ class LiveServer:
             try:
                 requests.get(f"{self.url}/api/users/1", timeout=2)
                 return self
-            except requests.ConnectionError:
+            # gunicorn listens before its workers have loaded the app, so a
+            # starting server may take a connection and answer only later.
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the server did not answer within {timeout} s:\n{self.log_text()}")
