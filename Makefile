@@ -21,7 +21,7 @@ check_step = case "$(STEP)" in 1|2|3|4) ;; \
   *) echo "STEP must be 1, 2, 3 or 4 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
 
 .DEFAULT_GOAL := help
-.PHONY: help install-dependencies run test diff clean valid-step
+.PHONY: help install-dependencies run shell test diff clean valid-step
 
 valid-step:
 	@$(check_step)
@@ -43,6 +43,9 @@ run: valid-step $(INSTALLED) ## Serve step STEP (default 4) with Flask's develop
 	@echo "Serving $(call step_dir,$(STEP)) on http://$(HOST):$(PORT) (Ctrl+C stops it)"
 	exec $(BIN)/flask --app $(call step_dir,$(STEP)) run --host $(HOST) --port $(PORT) \
 	  --with-threads --no-reload $(if $(DEBUG),--debug,--no-debugger)
+
+shell: valid-step $(INSTALLED) ## Open a Python shell inside step STEP's app (flask shell)
+	exec $(BIN)/flask --app $(call step_dir,$(STEP)) shell
 
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	@$(if $(STEP_GIVEN),$(check_step))
