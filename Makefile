@@ -34,7 +34,11 @@ help: ## List the targets
 install-dependencies: $(INSTALLED) ## Create .venv (unless one is active) and install the pinned requirements
 
 $(INSTALLED): requirements.txt requirements-dev.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	    echo "Python 3.11 or newer is needed, for example: make $(firstword $(MAKECMDGOALS) install-dependencies) PYTHON=python3.12" >&2; \
+	    exit 1; }; \
+	  echo "Creating a virtual environment in $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	  -r requirements.txt -r requirements-dev.txt
 	@touch $@
