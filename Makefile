@@ -51,6 +51,14 @@ run: valid-step $(INSTALLED) ## Serve step STEP (default 4) with Flask's develop
 shell: valid-step $(INSTALLED) ## Open a Python shell inside step STEP's app (flask shell)
 	exec $(BIN)/flask --app $(call step_dir,$(STEP)) shell
 
+# The notebooks call the server that `make run` starts with the same HOST and PORT,
+# and import the step packages from the repository root.
+API_URL ?= http://$(HOST):$(PORT)
+.PHONY: notebook
+notebook: $(INSTALLED) ## Start Jupyter in notebooks/ (run `make run STEP=n` in another terminal)
+	cd notebooks && API_URL=$(API_URL) PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" \
+	  exec $(abspath $(BIN))/jupyter notebook
+
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	@$(if $(STEP_GIVEN),$(check_step))
 	$(BIN)/python -m pytest -n auto $(if $(STEP_GIVEN),-m step$(STEP))
