@@ -57,7 +57,7 @@ API_URL ?= http://$(HOST):$(PORT)
 .PHONY: notebook
 notebook: $(INSTALLED) ## Start Jupyter in notebooks/ (run `make run STEP=n` in another terminal)
 	cd notebooks && API_URL=$(API_URL) PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" \
-	  exec $(abspath $(BIN))/jupyter notebook
+	  exec $(abspath $(BIN))/jupyter notebook $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	@$(if $(STEP_GIVEN),$(check_step))
