@@ -21,7 +21,7 @@ check_step = case "$(STEP)" in 1|2|3|4) ;; \
   *) echo "STEP must be 1, 2, 3 or 4 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
 
 .DEFAULT_GOAL := help
-.PHONY: help install-dependencies run test diff clean valid-step
+.PHONY: help install-dependencies run shell test diff clean valid-step
 
 valid-step:
 	@$(check_step)
@@ -34,7 +34,11 @@ help: ## List the targets
 install-dependencies: $(INSTALLED) ## Create .venv (unless one is active) and install the pinned requirements
 
 $(INSTALLED): requirements.txt requirements-dev.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	    echo "Python 3.11 or newer is needed, for example: make $(firstword $(MAKECMDGOALS) install-dependencies) PYTHON=python3.12" >&2; \
+	    exit 1; }; \
+	  echo "Creating a virtual environment in $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	  -r requirements.txt -r requirements-dev.txt
 	@touch $@
@@ -43,6 +47,17 @@ run: valid-step $(INSTALLED) ## Serve step STEP (default 4) with Flask's develop
 	@echo "Serving $(call step_dir,$(STEP)) on http://$(HOST):$(PORT) (Ctrl+C stops it)"
 	exec $(BIN)/flask --app $(call step_dir,$(STEP)) run --host $(HOST) --port $(PORT) \
 	  --with-threads --no-reload $(if $(DEBUG),--debug,--no-debugger)
+
+shell: valid-step $(INSTALLED) ## Open a Python shell inside step STEP's app (flask shell)
+	exec $(BIN)/flask --app $(call step_dir,$(STEP)) shell
+
+# The notebooks call the server that `make run` starts with the same HOST and PORT,
+# and import the step packages from the repository root.
+API_URL ?= http://$(HOST):$(PORT)
+.PHONY: notebook
+notebook: $(INSTALLED) ## Start Jupyter in notebooks/ (run `make run STEP=n` in another terminal)
+	cd notebooks && API_URL=$(API_URL) PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" \
+	  exec $(abspath $(BIN))/jupyter notebook $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	@$(if $(STEP_GIVEN),$(check_step))

@@ -24,7 +24,7 @@ class User(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
-    # Wide enough for any hash PassLib produces (sha512_crypt: about 120).
+    # Room for the ~120-character sha512_crypt hashes of step 2, and more.
     password_hash: Mapped[str] = mapped_column(String(255))
 
     def hash_password(self, password: str) -> None:

@@ -1,0 +1,97 @@
+"""The READMEs' sessions, run verbatim against a live server of their step.
+
+A block right after an `<!-- checked -->` comment is a transcript: in a `console`
+block, lines starting with `$ ` are shell commands (continued by a trailing `\\`)
+and the lines after each command are what it prints; in a `pycon` block, the `>>> `
+lines are typed into `make shell` and the other lines are what Python answers.
+The commands run against a fresh server of the README's step on a free port, and
+what they print must match the README, except the Date and Server headers, which
+change from run to run, and the order of the methods in an Allow header, which Werkzeug
+takes from a set.
+"""
+
+import re
+import subprocess
+
+import pytest
+
+from tests.helpers import STEPS
+from tests.live import ROOT
+
+DOCUMENTED_URL = "http://127.0.0.1:5000"
+BLOCK = re.compile(r"<!-- checked -->\s*```(console|pycon)\n(.*?)```", re.DOTALL)
+VOLATILE = re.compile(r"^(Date|Server): .*\n", re.MULTILINE)
+ALLOW = re.compile(r"^Allow: (.*)$", re.MULTILINE)
+
+READMES = [("README.md", 4)] + [(f"{name}/README.md", n) for n, name in enumerate(STEPS, 1)]
+
+
+def transcript_steps(kind, text):
+    """Split a transcript into (input, expected output) pairs."""
+    prompt = "$ " if kind == "console" else ">>> "
+    pairs = []
+    lines = iter(text.splitlines())
+    for line in lines:
+        if line.startswith(prompt):
+            command = line[len(prompt) :]
+            while kind == "console" and command.endswith("\\"):
+                command += "\n" + next(lines)
+            pairs.append((command, []))
+        elif pairs:
+            pairs[-1][1].append(line)
+    return [(command, "\n".join(output)) for command, output in pairs]
+
+
+def normalize(text, url):
+    text = text.replace("\r\n", "\n").replace(url, DOCUMENTED_URL)
+    text = ALLOW.sub(lambda m: "Allow: " + ", ".join(sorted(m[1].split(", "))), text)
+    return VOLATILE.sub("", text + "\n").strip()
+
+
+def run_console(pairs, server):
+    for command, expected in pairs:
+        command = command.replace(DOCUMENTED_URL, server.url)
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, f"{command}\n{result.stderr}"
+        assert normalize(result.stdout, server.url) == normalize(expected, server.url), command
+
+
+def run_pycon(pairs, server, step):
+    source = "\n".join(command for command, _ in pairs) + "\n"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "shell", f"STEP={step}"],
+        cwd=ROOT,
+        input=source,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=server.environment(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    answers = [line for _, expected in pairs for line in expected.splitlines()]
+    printed = result.stdout.replace(">>> ", "\n").splitlines()
+    position = 0
+    for answer in answers:  # every answer appears, in order
+        while position < len(printed) and printed[position].strip() != answer.strip():
+            position += 1
+        assert position < len(printed), f"{answer!r} not printed:\n{result.stdout}"
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    "readme, step",
+    [pytest.param(r, n, id=r, marks=getattr(pytest.mark, f"step{n}")) for r, n in READMES],
+)
+def test_readme_sessions_work_verbatim(readme, step, live_server):
+    blocks = BLOCK.findall((ROOT / readme).read_text())
+    assert blocks, f"{readme} has no checked session"
+    server = live_server(step, real_cost=True)  # what a reader sees, hash costs included
+    for kind, text in blocks:
+        pairs = transcript_steps(kind, text)
+        if kind == "console":
+            run_console(pairs, server)
+        else:
+            run_pycon(pairs, server, step)
