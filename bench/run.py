@@ -30,7 +30,7 @@ OUTPUT = ROOT / ".bench"
 WRONG_PASSWORD = "not-the-right-passphrase"  # long enough to reach the hash check
 VERIFY_SAMPLES = 3  # before the server starts, and again after it stops
 USER_LOOKUPS = 400
-TIMING_PAIRS = 5
+TIMING_PAIRS = 8
 BUSY_MACHINE = 0.1  # share of the cores used by other programs that makes figures unreliable
 
 
