@@ -45,6 +45,10 @@ def time_verification(user, wall: list[float], cpu: list[float]) -> None:
         assert verified
 
 
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
 def registration(number: int) -> Request:
     body = json.dumps({"username": f"bench{number}", "password": PASSPHRASE}).encode()
     return Request("POST", "/api/users", {"Content-Type": "application/json"}, body)
@@ -96,7 +100,7 @@ def benchmark(workers: int | None) -> dict:
     processes, cores = workers or 1, os.cpu_count() or 1
     handler = step.pwd_context.handler()
     report = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "date": now(),
         "machine": machine.describe(),
         "server": f"gunicorn, {workers} sync worker(s)" if workers else "Flask development server",
         "workers": processes,
@@ -237,8 +241,9 @@ def main() -> None:
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nWritten to {path.relative_to(ROOT)}")
     if options.suite:
-        suite = time_suite()
-        print_suite(suite)
+        rows = time_suite()
+        print_suite(rows)
+        suite = {"date": now(), "machine": machine.describe(), "commands": rows}
         path = OUTPUT / "suite.json"
         path.write_text(json.dumps(suite, indent=2) + "\n")
         print(f"\nWritten to {path.relative_to(ROOT)}")
