@@ -228,8 +228,12 @@ def positive(text: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=positive, help="benchmark gunicorn with K workers")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--workers", type=positive, metavar="K", help="benchmark gunicorn with K workers"
+    )
     parser.add_argument("--suite", action="store_true", help="also time the test commands")
     options = parser.parse_args()
 
