@@ -4,10 +4,14 @@ A test module picks the steps it runs against with `steps_from(n)`: the tests of
 step n also run against every later step, so a regression in a later step's copy
 of the code is caught. Each parameter carries its step's marker, so
 `pytest -m step3` (what `make test STEP=3` runs) selects everything step 3 must pass.
+
+STEPS_ROOT=<folder> makes the tests import the steps found in that folder instead of
+the solutions (`make check` tests a workshop copy this way; see exercises/).
 """
 
 import importlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,8 @@ from sqlalchemy import create_engine, text
 from tests.hashing import cheap_context
 from tests.helpers import PASSPHRASE, HashSpy
 from tests.live import LiveServer
+
+STEPS_ROOT = Path(os.environ["STEPS_ROOT"]).resolve() if os.environ.get("STEPS_ROOT") else None
 
 
 def fresh_database_url(tmp_path: Path) -> str:
@@ -33,7 +39,14 @@ def fresh_database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def step(request):
     """The app module of the step under test (parametrize with steps_from)."""
-    return importlib.import_module(f"{request.param}.app")
+    # Done here, after collection: pytest puts the repository first on sys.path
+    # whenever it imports a test module.
+    if STEPS_ROOT and sys.path[0] != str(STEPS_ROOT):
+        sys.path.insert(0, str(STEPS_ROOT))
+    module = importlib.import_module(f"{request.param}.app")
+    if STEPS_ROOT and not Path(module.__file__).is_relative_to(STEPS_ROOT):
+        pytest.fail(f"STEPS_ROOT has no {request.param}/: found {module.__file__} instead")
+    return module
 
 
 @pytest.fixture
