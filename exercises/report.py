@@ -67,7 +67,7 @@ def expectation(report) -> str:
         return "expected " + shorten(
             first.removeprefix("AssertionError: ").removeprefix("assert ")
         )
-    return "error " + shorten(first)
+    return "raised " + shorten(first)
 
 
 def pytest_configure(config):
@@ -92,6 +92,7 @@ def pytest_runtest_makereport(item, call):
                 "test": item.originalname,
                 "case": case,
                 "outcome": report.outcome,
+                "stage": report.when,
                 "sent": sent if report.failed else "",
                 "expected": expectation(report) if report.failed else "",
                 "got": got if report.failed else "",

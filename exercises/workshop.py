@@ -132,7 +132,7 @@ def create_working_copy(number: int, workshop: Path = WORKSHOP, force: bool = Fa
     if target.exists():
         if not force:
             raise FileExistsError(
-                f"{target} exists already: nothing was changed, your code is safe.\n"
+                f"{shown(target)}/ exists already: nothing was changed, your code is safe.\n"
                 f"To start step {number} again from its starter: make exercise STEP={number} "
                 "FORCE=1 (your copy is kept as a backup next to it)."
             )
@@ -140,12 +140,12 @@ def create_working_copy(number: int, workshop: Path = WORKSHOP, force: bool = Fa
         while backup.exists():
             backup = backup.with_name(backup.name + "-again")
         target.rename(backup)
-        kept = f"Your previous copy is now {backup}.\n"
+        kept = f"Your previous copy is now {shown(backup)}/.\n"
     write_starter(number, workshop)
     entry = step_entry(number)
     return (
         f"{kept}Step {number}: {entry['task']}.\n"
-        f"Your working copy is {target}/: the TODO comments in app.py say what to write.\n"
+        f"Your working copy is {shown(target)}/: the TODO comments in app.py say what to write.\n"
         f"  make check STEP={number}              test it (as often as you like)\n"
         f"  make hint STEP={number}               one more hint each time\n"
         f"  make run STEP={number} WORKSHOP=1     serve it\n"
@@ -168,6 +168,9 @@ class TestRun:
         self.scratch = Path(tempfile.mkdtemp())
         self.report = self.scratch / "report.json"
         env = {**os.environ, "STEPS_ROOT": str(steps_root), "WORKSHOP_REPORT": str(self.report)}
+        # Plain pytest in one process, on SQLite files: never a shared test database.
+        for name in ("PYTEST_ADDOPTS", "TEST_DATABASE_URL"):
+            env.pop(name, None)
         command = [sys.executable, "-m", "pytest", "-p", "exercises.report"]
         command += ["-p", "no:cacheprovider", "-o", "addopts=--strict-markers"]
         command += ["-q", "--tb=short", "-m", CHECK_MARKS.format(number), *pytest_args]
@@ -215,8 +218,9 @@ def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
     grouped = expectations(records)
     for (module, test), cases in grouped.items():
         failed = [case for case in cases if case["outcome"] == "failed"]
+        # Modules of earlier steps re-check them; other modules belong to this step.
         origin = module.removeprefix("tests.test_").split("_")[0].replace("step", "step ")
-        is_new = origin == f"step {number}"
+        is_new = not origin.startswith("step ") or origin == f"step {number}"
         if not failed:
             rechecks_met += not is_new
             line = f"  ok    {plain(test)}"
@@ -225,7 +229,7 @@ def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
             line = f"  FAIL  {failure_line(failed[0])}{some}"
         (new if is_new else earlier).append(line + ("" if is_new else f" (from {origin})"))
     if earlier and rechecks_met == len(earlier):
-        earlier = [f"  ok    all {len(earlier)} expectations of the steps before still hold"]
+        earlier = [f"  ok    the {len(earlier)} expectations of the steps before still hold"]
     met = sum(line.startswith("  ok") for line in new) + rechecks_met
     title = step_entry(number)["task"]
     head = f"Step {number}, {title}: {met} of {len(grouped)} expectations met."
@@ -235,12 +239,14 @@ def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
 def check_step(number: int, workshop: Path = WORKSHOP) -> int:
     folder = step_entry(number)["folder"]
     if not (workshop / folder).is_dir():
-        print(f"There is no {workshop / folder}/ yet: make exercise STEP={number} creates it.")
+        print(
+            f"There is no {shown(workshop / folder)}/ yet: make exercise STEP={number} creates it."
+        )
         return 2
     status, records, output = TestRun(number, workshop).result()
     report, met, total = friendly_report(number, records)
     if not records:
-        print(f"The tests could not run against {workshop / folder}/:\n")
+        print(f"The tests could not run against {shown(workshop / folder)}/:\n")
         print(output)
         return status or 1
     print(report)
@@ -254,6 +260,11 @@ def check_step(number: int, workshop: Path = WORKSHOP) -> int:
     print(output)
     print(f"Step {number}: {met} of {total} expectations met (the list is above the details).")
     return status
+
+
+def shown(path: Path) -> str:
+    """A path as the learner typed it: relative to the repository when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def progress(workshop: Path = WORKSHOP) -> int:
@@ -274,8 +285,8 @@ def progress(workshop: Path = WORKSHOP) -> int:
             exists = "yes"
         else:
             exists, verdict = "no", f"make exercise STEP={number} starts it"
-        print(f"{number:<6}{'workshop/' + folder + '/':<34}{exists:<8}{verdict}")
-    return 0 if runs and all(run.result()[0] == 0 for run in runs.values()) else 1
+        print(f"{number:<6}{shown(workshop / folder) + '/':<34}{exists:<8}{verdict}")
+    return 0 if all(run.result()[0] == 0 for run in runs.values()) else 1
 
 
 # --- make hint -----------------------------------------------------------------------------
