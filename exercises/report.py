@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 SHORT = 90
-exchanges: list[tuple[str, str]] = []
+exchanges: list[list[str]] = []
 records: list[dict] = []
 
 
@@ -49,8 +49,10 @@ def describe_response(response) -> str:
 
 def record_exchanges(open_request):
     def open_and_record(self, *args, **kwargs):
+        exchange = [describe_request(args, kwargs), ""]  # stays empty if the app raises
+        exchanges.append(exchange)
         response = open_request(self, *args, **kwargs)
-        exchanges.append((describe_request(args, kwargs), describe_response(response)))
+        exchange[1] = describe_response(response)
         return response
 
     return open_and_record

@@ -206,7 +206,10 @@ def failure_line(record: dict) -> str:
     parts = []
     if record["sent"]:
         parts.append(f"sent {record['sent']}")
-    parts.append(record["expected"])
+    if record["sent"] and not record["got"] and record["expected"].startswith("raised "):
+        parts.append("the app " + record["expected"])  # no response: the exception is the app's
+    else:
+        parts.append(record["expected"])
     if record["got"]:
         parts.append(f"came back {record['got']}")
     return f"{plain(record['test'])}{case}: " + "; ".join(parts)
@@ -272,9 +275,11 @@ def progress(workshop: Path = WORKSHOP) -> int:
     steps = load_steps()
     folders = {number: entry["folder"] for number, entry in enumerate(steps, start=1)}
     runs = {
-        n: TestRun(n, workshop) for n, folder in folders.items() if (workshop / folder).is_dir()
+        n: TestRun(n, workshop, "--tb=no")
+        for n, folder in folders.items()
+        if (workshop / folder).is_dir()
     }
-    print(f"{'step':<6}{'working copy':<34}{'exists':<8}checks")
+    rows = []
     for number, folder in folders.items():
         if number in runs:
             status, records, _ = runs[number].result()
@@ -285,7 +290,10 @@ def progress(workshop: Path = WORKSHOP) -> int:
             exists = "yes"
         else:
             exists, verdict = "no", f"make exercise STEP={number} starts it"
-        print(f"{number:<6}{shown(workshop / folder) + '/':<34}{exists:<8}{verdict}")
+        rows.append((str(number), shown(workshop / folder) + "/", exists, verdict))
+    width = max(len(row[1]) for row in rows) + 2
+    for number, folder, exists, verdict in [("step", "working copy", "exists", "checks"), *rows]:
+        print(f"{number:<6}{folder:<{width}}{exists:<8}{verdict}")
     return 0 if all(run.result()[0] == 0 for run in runs.values()) else 1
 
 
