@@ -90,6 +90,7 @@ def pytest_runtest_makereport(item, call):
         sent, got = exchanges[-1] if exchanges else ("", "")
         records.append(
             {
+                "step": step,
                 "module": item.module.__name__,
                 "test": item.originalname,
                 "case": case,

@@ -27,7 +27,7 @@ TODO = "# TODO: "
 TODO_MORE = "#" + " " * (len(TODO) - 1)  # continuation lines line up with the text
 LINE_LENGTH = 99
 # The in-process tests only: the real-server and real-cost tests take too long for a check.
-CHECK_MARKS = "step{} and not live and not real_cost"
+IN_PROCESS = "not live and not real_cost"
 
 
 def load_steps() -> list[dict]:
@@ -156,15 +156,20 @@ def create_working_copy(number: int, workshop: Path = WORKSHOP, force: bool = Fa
 # --- make check ----------------------------------------------------------------------------
 
 
+def step_marks(number: int) -> str:
+    """Step n's in-process tests, including those of earlier steps that it must still pass."""
+    return f"step{number} and {IN_PROCESS}"
+
+
 class TestRun:
-    """Step n's in-process tests against the step found in steps_root, in a subprocess.
+    """The tests that `marks` selects, against the steps found in steps_root, in a subprocess.
 
     The subprocess starts at once, so several runs can go in parallel; they must, since a
     working copy has the package name of its solution. result() waits for the exit status,
     one record per test (see exercises/report.py) and pytest's own output.
     """
 
-    def __init__(self, number: int, steps_root: Path, *pytest_args: str):
+    def __init__(self, marks: str, steps_root: Path, *pytest_args: str):
         self.scratch = Path(tempfile.mkdtemp())
         self.report = self.scratch / "report.json"
         env = {**os.environ, "STEPS_ROOT": str(steps_root), "WORKSHOP_REPORT": str(self.report)}
@@ -173,7 +178,7 @@ class TestRun:
             env.pop(name, None)
         command = [sys.executable, "-m", "pytest", "-p", "exercises.report"]
         command += ["-p", "no:cacheprovider", "-o", "addopts=--strict-markers"]
-        command += ["-q", "--tb=short", "-m", CHECK_MARKS.format(number), *pytest_args]
+        command += ["-q", "--tb=short", "-m", marks, *pytest_args]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -246,7 +251,7 @@ def check_step(number: int, workshop: Path = WORKSHOP) -> int:
             f"There is no {shown(workshop / folder)}/ yet: make exercise STEP={number} creates it."
         )
         return 2
-    status, records, output = TestRun(number, workshop).result()
+    status, records, output = TestRun(step_marks(number), workshop).result()
     report, met, total = friendly_report(number, records)
     if not records:
         print(f"The tests could not run against {shown(workshop / folder)}/:\n")
@@ -275,7 +280,7 @@ def progress(workshop: Path = WORKSHOP) -> int:
     steps = load_steps()
     folders = {number: entry["folder"] for number, entry in enumerate(steps, start=1)}
     runs = {
-        n: TestRun(n, workshop, "--tb=no")
+        n: TestRun(step_marks(n), workshop, "--tb=no")
         for n, folder in folders.items()
         if (workshop / folder).is_dir()
     }
