@@ -58,18 +58,16 @@ def record_exchanges(open_request):
     return open_and_record
 
 
-def expectation(report) -> str:
-    """What the failed check expected, from pytest's message for it."""
+def expectation(report, call) -> str:
+    """What the failed check expected, from pytest's message for it, or what was raised."""
+    if call.excinfo is not None and not call.excinfo.errisinstance(AssertionError):
+        return f"raised {call.excinfo.typename}: " + shorten(str(call.excinfo.value))
     message = report.longrepr.reprcrash.message if report.longrepr else ""
     first = message.splitlines()[0] if message else "failed"
     assertion = re.fullmatch(r"(?:AssertionError: )?assert (.+) == (.+)", first)
     if assertion:
         return f"expected {shorten(assertion[2], 60)}, not {shorten(assertion[1], 60)}"
-    if first.startswith(("AssertionError: assert", "assert ")):
-        return "expected " + shorten(
-            first.removeprefix("AssertionError: ").removeprefix("assert ")
-        )
-    return "raised " + shorten(first)
+    return "expected " + shorten(first.removeprefix("AssertionError: ").removeprefix("assert "))
 
 
 def pytest_configure(config):
@@ -97,7 +95,7 @@ def pytest_runtest_makereport(item, call):
                 "outcome": report.outcome,
                 "stage": report.when,
                 "sent": sent if report.failed else "",
-                "expected": expectation(report) if report.failed else "",
+                "expected": expectation(report, call) if report.failed else "",
                 "got": got if report.failed else "",
             }
         )

@@ -42,8 +42,8 @@ def step_entry(number: int) -> dict:
     return steps[number - 1]
 
 
-def app_lines(folder: str, root: Path = ROOT) -> list[str]:
-    return (root / folder / "app.py").read_text().splitlines()
+def app_lines(folder: str) -> list[str]:
+    return (ROOT / folder / "app.py").read_text().splitlines()
 
 
 def find_line(lines: list[str], wanted: str) -> int:
@@ -161,7 +161,7 @@ def step_marks(number: int) -> str:
     return f"step{number} and {IN_PROCESS}"
 
 
-class TestRun:
+class CheckRun:
     """The tests that `marks` selects, against the steps found in steps_root, in a subprocess.
 
     The subprocess starts at once, so several runs can go in parallel; they must, since a
@@ -241,6 +241,9 @@ def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
     met = sum(line.startswith("  ok") for line in new) + rechecks_met
     title = step_entry(number)["task"]
     head = f"Step {number}, {title}: {met} of {len(grouped)} expectations met."
+    errors = {record["expected"] for record in records if record["stage"] == "setup"}
+    if len(errors) == 1 and all(record["stage"] == "setup" for record in records):
+        return f"{head}\n  FAIL  no test could start: {errors.pop()}", 0, len(grouped)
     return "\n".join([head, *earlier, *new]), met, len(grouped)
 
 
@@ -251,7 +254,7 @@ def check_step(number: int, workshop: Path = WORKSHOP) -> int:
             f"There is no {shown(workshop / folder)}/ yet: make exercise STEP={number} creates it."
         )
         return 2
-    status, records, output = TestRun(step_marks(number), workshop).result()
+    status, records, output = CheckRun(step_marks(number), workshop).result()
     report, met, total = friendly_report(number, records)
     if not records:
         print(f"The tests could not run against {shown(workshop / folder)}/:\n")
@@ -280,7 +283,7 @@ def progress(workshop: Path = WORKSHOP) -> int:
     steps = load_steps()
     folders = {number: entry["folder"] for number, entry in enumerate(steps, start=1)}
     runs = {
-        n: TestRun(step_marks(n), workshop, "--tb=no")
+        n: CheckRun(step_marks(n), workshop, "--tb=no")
         for n, folder in folders.items()
         if (workshop / folder).is_dir()
     }
@@ -310,17 +313,17 @@ def next_hints(number: int, workshop: Path = WORKSHOP, everything: bool = False)
     hints = [hint["text"] for hint in step_entry(number)["hint"]]
     state_file = workshop / ".hints.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
-    shown = state.get(str(number), 0)
+    seen = state.get(str(number), 0)
     if everything:
         chosen = range(len(hints))
-    elif shown >= len(hints):
+    elif seen >= len(hints):
         return (
             f"That was every hint of step {number}: make hint STEP={number} ALL=1 shows them "
             f"again, make diff STEP={number} WORKSHOP=1 shows the solution's code."
         )
     else:
-        chosen = [shown]
-    state[str(number)] = max(shown, chosen[-1] + 1)
+        chosen = [seen]
+    state[str(number)] = max(seen, chosen[-1] + 1)
     workshop.mkdir(exist_ok=True)
     state_file.write_text(json.dumps(state, indent=2) + "\n")
     return "\n\n".join(

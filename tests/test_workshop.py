@@ -91,7 +91,7 @@ def test_every_starter_fails_the_new_tests_of_its_step_and_only_those(tmp_path):
     for number in NUMBERS:
         workshop.write_starter(number, tmp_path)
     every_step = " or ".join(f"step{number}" for number in NUMBERS)
-    run = workshop.TestRun(f"({every_step}) and {workshop.IN_PROCESS}", tmp_path, "--tb=no")
+    run = workshop.CheckRun(f"({every_step}) and {workshop.IN_PROCESS}", tmp_path, "--tb=no")
     status, records, output = run.result()
     assert status == 1, output  # tests failed: not a crash, not "no tests collected"
     for number, name in zip(NUMBERS, STEPS, strict=True):
