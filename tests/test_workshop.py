@@ -28,14 +28,14 @@ def code_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
-def todo_places(starter: list[str]) -> list[int]:
-    """Where each TODO sits, counted in non-blank lines of the code around it."""
+def todo_places(starter: list[str]) -> list[tuple[int, str]]:
+    """Where each TODO sits, counted in non-blank lines of the code around it: its first line."""
     places, seen, in_todo = [], 0, False
     for line in starter:
         starts = is_todo(line)
         continues = in_todo and line.lstrip().startswith(workshop.TODO_MORE)
         if starts:
-            places.append(seen)
+            places.append((seen, line.strip()))
         elif not continues and line.strip():
             seen += 1
         in_todo = starts or continues
@@ -77,12 +77,12 @@ def test_todos_sit_exactly_where_the_step_adds_code(number):
         for tag, i1, i2, j1, j2 in matcher.get_opcodes()
         if tag in ("insert", "replace")
     ]
-    for place in places:
-        assert any(i1 <= place <= i2 for i1, i2, _ in additions), starter[place]
+    for place, todo in places:
+        assert any(i1 <= place <= i2 for i1, i2, _ in additions), f"misplaced: {todo}"
     # Every addition but the imports and the docstring (one TODO lists the imports) has one.
     for i1, i2, added in additions:
         if not all(is_import_or_docstring(line) for line in added):
-            assert any(i1 <= place <= i2 for place in places), "\n".join(added)
+            assert any(i1 <= place <= i2 for place, _ in places), "\n".join(added)
 
 
 def test_every_starter_fails_the_new_tests_of_its_step_and_only_those(tmp_path):
