@@ -62,7 +62,8 @@ def expectation(report, call) -> str:
     """What the failed check expected, from pytest's message for it, or what was raised."""
     if call.excinfo is not None and not call.excinfo.errisinstance(AssertionError):
         return f"raised {call.excinfo.typename}: " + shorten(str(call.excinfo.value))
-    message = report.longrepr.reprcrash.message if report.longrepr else ""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash else ""
     first = message.splitlines()[0] if message else "failed"
     assertion = re.fullmatch(r"(?:AssertionError: )?assert (.+) == (.+)", first)
     if assertion:

@@ -144,7 +144,7 @@ def create_working_copy(number: int, workshop: Path = WORKSHOP, force: bool = Fa
     write_starter(number, workshop)
     entry = step_entry(number)
     return (
-        f"{kept}Step {number}: {entry['task']}.\n"
+        f"{kept}Step {number}, {entry['task']}.\n"
         f"Your working copy is {shown(target)}/: the TODO comments in app.py say what to write.\n"
         f"  make check STEP={number}              test it (as often as you like)\n"
         f"  make hint STEP={number}               one more hint each time\n"
