@@ -110,7 +110,7 @@ def shared_live_server(request, tmp_path_factory):
 
     Parametrize it with `indirect=True, scope="module"`: pytest then runs the tests
     step by step, so only one such server (and on PostgreSQL one users table) exists
-    at a time. Its tests share the database, so they compare counts, not absolutes.
+    at a time. Its tests share the database: they compare it before and after a request.
     """
     with live_servers(tmp_path_factory.mktemp(f"step{request.param}")) as start:
         yield start(request.param)
