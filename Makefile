@@ -21,7 +21,7 @@ check_step = case "$(STEP)" in 1|2|3|4) ;; \
   *) echo "STEP must be 1, 2, 3 or 4 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
 
 .DEFAULT_GOAL := help
-.PHONY: help install-dependencies run shell test diff clean valid-step
+.PHONY: help install-dependencies run shell test test-postgres diff clean valid-step
 
 valid-step:
 	@$(check_step)
@@ -64,6 +64,9 @@ test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	$(BIN)/python -m pytest -n auto $(if $(STEP_GIVEN),-m step$(STEP))
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a throwaway PostgreSQL
+	tests/postgres.sh $(BIN)/python
 
 diff: valid-step ## Show what step STEP adds to the step before it
 	@if [ "$(STEP)" = 1 ]; then echo "Step 1 is the first step: read step1_models/ itself." >&2; exit 2; fi
