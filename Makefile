@@ -31,7 +31,7 @@ need_step = $(if $(STEP_GIVEN),$(check_step),echo "Say which step, for example: 
 WORKSHOP_TOOL = $(BIN)/python -m exercises.workshop --workshop $(WORKSHOP_DIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install-dependencies run shell test diff clean valid-step exercise check hint
+.PHONY: help install-dependencies run shell test test-postgres diff clean valid-step exercise check hint
 
 valid-step:
 	@$(check_step)
@@ -63,11 +63,22 @@ shell: valid-step $(INSTALLED) ## Open a Python shell inside step STEP's app (fl
 	@$(check_copy)
 	exec $(BIN)/flask --app $(STEP_APP) shell
 
+# The notebooks call the server that `make run` starts with the same HOST and PORT,
+# and import the step packages from the repository root (WORKSHOP=1: from workshop/ first).
+API_URL ?= http://$(HOST):$(PORT)
+.PHONY: notebook
+notebook: $(INSTALLED) ## Start Jupyter in notebooks/ (run `make run STEP=n` in another terminal)
+	cd notebooks && API_URL=$(API_URL) PYTHONPATH="$(STEP_PYTHONPATH)" \
+	  exec $(abspath $(BIN))/jupyter notebook $(if $(filter 0,$(shell id -u)),--allow-root)
+
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	@$(if $(STEP_GIVEN),$(check_step))
 	$(BIN)/python -m pytest -n auto $(if $(STEP_GIVEN),-m step$(STEP))
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a throwaway PostgreSQL
+	tests/postgres.sh $(BIN)/python
 
 diff: valid-step ## Show what step STEP adds to the step before it (WORKSHOP=1: your copy vs the solution)
 	@$(check_copy)

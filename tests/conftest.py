@@ -9,6 +9,7 @@ STEPS_ROOT=<folder> makes the tests import the steps found in that folder instea
 the solutions (`make check` tests a workshop copy this way; see exercises/).
 """
 
+import contextlib
 import importlib
 import os
 import sys
@@ -87,22 +88,45 @@ def add_user(app, step):
     return add
 
 
-@pytest.fixture
-def live_server(tmp_path):
-    """Start real servers: `live_server(step=4)`; all are stopped after the test."""
+@contextlib.contextmanager
+def live_servers(directory: Path):
+    """Yield `start(step, **options)`; then stop every server started and check its log."""
     servers = []
 
     def start(step: int, **options) -> LiveServer:
-        workdir = tmp_path / f"server{len(servers)}"
+        workdir = directory / f"server{len(servers)}"
         workdir.mkdir()
         options.setdefault("database_url", fresh_database_url(workdir))
         server = LiveServer(step, workdir, **options)
         servers.append(server)
         return server.start()
 
-    yield start
-    for server in servers:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+    for server in servers:  # a traceback is a 500 or a crash, even if the test passed
+        assert "Traceback" not in server.log_text(), f"{server.log_path}:\n{server.log_text()}"
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """Start real servers: `live_server(step=4)`; all are stopped after the test."""
+    with live_servers(tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def shared_live_server(request, tmp_path_factory):
+    """One server of step `request.param` for all the tests of a module that use it.
+
+    Parametrize it with `indirect=True, scope="module"`: pytest then runs the tests
+    step by step, so only one such server (and on PostgreSQL one users table) exists
+    at a time. Its tests share the database: they compare it before and after a request.
+    """
+    with live_servers(tmp_path_factory.mktemp(f"step{request.param}")) as start:
+        yield start(request.param)
 
 
 @pytest.fixture
