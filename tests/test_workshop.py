@@ -7,8 +7,10 @@ what `make check` does).
 
 import difflib
 import os
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import requests
@@ -104,6 +106,14 @@ def test_every_starter_fails_the_new_tests_of_its_step_and_only_those(tmp_path):
         assert all(record["stage"] == "call" for record in failed), failed
         report, met, total = workshop.friendly_report(number, mine)
         assert total - met == report.count("\n  FAIL  ")
+
+
+def test_make_check_collects_every_module_of_in_process_step_tests():
+    checked = {Path(path).name for path in workshop.check_modules()}
+    assert "test_step1_models.py" in checked
+    for path in (ROOT / "tests").glob("test_*.py"):
+        if re.search(r"steps_from\(\d", path.read_text()):
+            assert path.name in checked, f"make check would leave out {path.name}"
 
 
 # Every solution passing its step's tests is what the rest of `make test` proves: it runs
