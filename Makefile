@@ -20,8 +20,18 @@ INSTALLED := $(VENV)/.installed-requirements
 check_step = case "$(STEP)" in 1|2|3|4) ;; \
   *) echo "STEP must be 1, 2, 3 or 4 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
 
+# Workshop mode (exercises/): WORKSHOP=1 makes run, shell, diff and notebook use your
+# working copy of the step in workshop/ instead of the solution.
+WORKSHOP_DIR ?= workshop
+WORKSHOP_ON := $(filter 1,$(WORKSHOP))
+STEP_APP = $(if $(WORKSHOP_ON),$(WORKSHOP_DIR)/)$(call step_dir,$(STEP))
+STEP_PYTHONPATH = $(if $(WORKSHOP_ON),$(abspath $(WORKSHOP_DIR)):)$(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+check_copy = $(if $(WORKSHOP_ON),test -d $(STEP_APP) || { echo "There is no $(STEP_APP)/ yet: make exercise STEP=$(STEP) creates it." >&2; exit 2; })
+need_step = $(if $(STEP_GIVEN),$(check_step),echo "Say which step, for example: make $@ STEP=3" >&2; exit 2)
+WORKSHOP_TOOL = $(BIN)/python -m exercises.workshop --workshop $(WORKSHOP_DIR)
+
 .DEFAULT_GOAL := help
-.PHONY: help install-dependencies run shell test diff clean valid-step
+.PHONY: help install-dependencies run shell test test-postgres diff clean valid-step exercise check hint
 
 valid-step:
 	@$(check_step)
@@ -44,19 +54,21 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	@touch $@
 
 run: valid-step $(INSTALLED) ## Serve step STEP (default 4) with Flask's development server
-	@echo "Serving $(call step_dir,$(STEP)) on http://$(HOST):$(PORT) (Ctrl+C stops it)"
-	exec $(BIN)/flask --app $(call step_dir,$(STEP)) run --host $(HOST) --port $(PORT) \
+	@$(check_copy)
+	@echo "Serving $(STEP_APP) on http://$(HOST):$(PORT) (Ctrl+C stops it)"
+	exec $(BIN)/flask --app $(STEP_APP) run --host $(HOST) --port $(PORT) \
 	  --with-threads --no-reload $(if $(DEBUG),--debug,--no-debugger)
 
 shell: valid-step $(INSTALLED) ## Open a Python shell inside step STEP's app (flask shell)
-	exec $(BIN)/flask --app $(call step_dir,$(STEP)) shell
+	@$(check_copy)
+	exec $(BIN)/flask --app $(STEP_APP) shell
 
 # The notebooks call the server that `make run` starts with the same HOST and PORT,
-# and import the step packages from the repository root.
+# and import the step packages from the repository root (WORKSHOP=1: from workshop/ first).
 API_URL ?= http://$(HOST):$(PORT)
 .PHONY: notebook
 notebook: $(INSTALLED) ## Start Jupyter in notebooks/ (run `make run STEP=n` in another terminal)
-	cd notebooks && API_URL=$(API_URL) PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" \
+	cd notebooks && API_URL=$(API_URL) PYTHONPATH="$(STEP_PYTHONPATH)" \
 	  exec $(abspath $(BIN))/jupyter notebook $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
@@ -65,10 +77,26 @@ test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-diff: valid-step ## Show what step STEP adds to the step before it
-	@if [ "$(STEP)" = 1 ]; then echo "Step 1 is the first step: read step1_models/ itself." >&2; exit 2; fi
+test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a throwaway PostgreSQL
+	tests/postgres.sh $(BIN)/python
+
+diff: valid-step ## Show what step STEP adds to the step before it (WORKSHOP=1: your copy vs the solution)
+	@$(check_copy)
+	@if [ -z "$(WORKSHOP_ON)" ] && [ "$(STEP)" = 1 ]; then echo "Step 1 is the first step: read step1_models/ itself." >&2; exit 2; fi
 	@diff -ru -x README.md -x __pycache__ \
-	  $(call previous_step_dir,$(STEP)) $(call step_dir,$(STEP)); test $$? -le 1
+	  $(if $(WORKSHOP_ON),$(STEP_APP),$(call previous_step_dir,$(STEP))) $(call step_dir,$(STEP)); test $$? -le 1
+
+exercise: $(INSTALLED) ## Start step STEP's exercise: your copy in workshop/ (FORCE=1 starts over)
+	@$(need_step)
+	@$(WORKSHOP_TOOL) exercise $(STEP) $(if $(FORCE),--force)
+
+check: $(INSTALLED) ## Test your copy of step STEP; without STEP, show your progress
+	@$(if $(STEP_GIVEN),$(check_step))
+	@$(WORKSHOP_TOOL) check $(if $(STEP_GIVEN),$(STEP))
+
+hint: $(INSTALLED) ## Show one more hint for step STEP's exercise (ALL=1: every hint)
+	@$(need_step)
+	@$(WORKSHOP_TOOL) hint $(STEP) $(if $(ALL),--all)
 
 # A production server, and what authentication costs on it (issue 6).
 .PHONY: serve bench valid-workers

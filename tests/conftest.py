@@ -4,10 +4,15 @@ A test module picks the steps it runs against with `steps_from(n)`: the tests of
 step n also run against every later step, so a regression in a later step's copy
 of the code is caught. Each parameter carries its step's marker, so
 `pytest -m step3` (what `make test STEP=3` runs) selects everything step 3 must pass.
+
+STEPS_ROOT=<folder> makes the tests import the steps found in that folder instead of
+the solutions (`make check` tests a workshop copy this way; see exercises/).
 """
 
+import contextlib
 import importlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +21,8 @@ from sqlalchemy import create_engine, text
 from tests.hashing import cheap_context
 from tests.helpers import PASSPHRASE, HashSpy
 from tests.live import LiveServer
+
+STEPS_ROOT = Path(os.environ["STEPS_ROOT"]).resolve() if os.environ.get("STEPS_ROOT") else None
 
 
 def fresh_database_url(tmp_path: Path) -> str:
@@ -33,7 +40,14 @@ def fresh_database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def step(request):
     """The app module of the step under test (parametrize with steps_from)."""
-    return importlib.import_module(f"{request.param}.app")
+    # Done here, after collection: pytest puts the repository first on sys.path
+    # whenever it imports a test module.
+    if STEPS_ROOT and sys.path[0] != str(STEPS_ROOT):
+        sys.path.insert(0, str(STEPS_ROOT))
+    module = importlib.import_module(f"{request.param}.app")
+    if STEPS_ROOT and not Path(module.__file__).is_relative_to(STEPS_ROOT):
+        pytest.fail(f"STEPS_ROOT has no {request.param}/: found {module.__file__} instead")
+    return module
 
 
 @pytest.fixture
@@ -74,22 +88,45 @@ def add_user(app, step):
     return add
 
 
-@pytest.fixture
-def live_server(tmp_path):
-    """Start real servers: `live_server(step=4)`; all are stopped after the test."""
+@contextlib.contextmanager
+def live_servers(directory: Path):
+    """Yield `start(step, **options)`; then stop every server started and check its log."""
     servers = []
 
     def start(step: int, **options) -> LiveServer:
-        workdir = tmp_path / f"server{len(servers)}"
+        workdir = directory / f"server{len(servers)}"
         workdir.mkdir()
         options.setdefault("database_url", fresh_database_url(workdir))
         server = LiveServer(step, workdir, **options)
         servers.append(server)
         return server.start()
 
-    yield start
-    for server in servers:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+    for server in servers:  # a traceback is a 500 or a crash, even if the test passed
+        assert "Traceback" not in server.log_text(), f"{server.log_path}:\n{server.log_text()}"
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """Start real servers: `live_server(step=4)`; all are stopped after the test."""
+    with live_servers(tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def shared_live_server(request, tmp_path_factory):
+    """One server of step `request.param` for all the tests of a module that use it.
+
+    Parametrize it with `indirect=True, scope="module"`: pytest then runs the tests
+    step by step, so only one such server (and on PostgreSQL one users table) exists
+    at a time. Its tests share the database: they compare it before and after a request.
+    """
+    with live_servers(tmp_path_factory.mktemp(f"step{request.param}")) as start:
+        yield start(request.param)
 
 
 @pytest.fixture

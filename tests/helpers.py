@@ -1,8 +1,11 @@
 """Helpers for the test modules: which steps a test runs against, and common checks."""
 
 import base64
+import json
 
 import pytest
+import requests
+from sqlalchemy import create_engine, text
 
 STEPS = ("step1_models", "step2_hashing", "step3_registration", "step4_auth")
 PASSPHRASE = "correct-horse-battery-staple"
@@ -23,10 +26,13 @@ def basic_auth(username: str, password: str) -> dict[str, str]:
 
 
 def assert_problem(response, status):
-    """An RFC 9457 problem: the right media type, title, integer status and a detail."""
+    """An RFC 9457 problem: the right media type, title, integer status and a detail.
+
+    Takes a Flask test client's response or a `requests` response from a live server.
+    """
     assert response.status_code == status
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json(force=True)
+    assert response.headers["Content-Type"].split(";")[0] == "application/problem+json"
+    body = json.loads(response.text)
     assert body["status"] == status
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["detail"], str) and body["detail"]
@@ -46,3 +52,20 @@ class HashSpy:
     def verify(self, password, stored_hash):
         self.verified.append(stored_hash)
         return self.context.verify(password, stored_hash)
+
+
+def stored_users(database_url: str) -> dict[str, str]:
+    """Every stored username and its hash, read straight from a server's database."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT username, password_hash FROM users"))
+            return dict(rows.all())
+    finally:
+        engine.dispose()
+
+
+def register_live(server, username: str, password: str = PASSPHRASE):
+    """POST /api/users to a live server, as any HTTP client would."""
+    body = {"username": username, "password": password}
+    return requests.post(f"{server.url}/api/users", json=body, timeout=60)

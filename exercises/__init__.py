@@ -1,0 +1,1 @@
+"""Workshop mode: starters, checks and hints for each step (see manifest.toml)."""

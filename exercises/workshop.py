@@ -1,0 +1,374 @@
+"""Workshop mode: `make exercise`, `make check` and `make hint` run this module.
+
+    python -m exercises.workshop exercise STEP [--force]
+    python -m exercises.workshop check [STEP]
+    python -m exercises.workshop hint STEP [--all]
+
+Starters are generated from the solutions and manifest.toml, never stored: the
+starter of step n is step n-1's app with the manifest's TODO comments in it.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = Path(__file__).with_name("manifest.toml")
+WORKSHOP = ROOT / "workshop"
+TODO = "# TODO: "
+TODO_MORE = "#" + " " * (len(TODO) - 1)  # continuation lines line up with the text
+LINE_LENGTH = 99
+# The in-process tests only: the real-server and real-cost tests take too long for a check.
+IN_PROCESS = "not live and not real_cost"
+# The modules that hold them (the ones using steps_from). Collecting the others alone takes
+# seconds: they import Jupyter's client and the like.
+CHECK_MODULES = ("test_before_registration.py", "test_step*_*.py")
+
+
+def load_steps() -> list[dict]:
+    with MANIFEST.open("rb") as file:
+        return tomllib.load(file)["step"]
+
+
+def step_entry(number: int) -> dict:
+    steps = load_steps()
+    if not 1 <= number <= len(steps):
+        raise SystemExit(f"STEP must be 1 to {len(steps)}, not {number}.")
+    return steps[number - 1]
+
+
+def app_lines(folder: str) -> list[str]:
+    return (ROOT / folder / "app.py").read_text().splitlines()
+
+
+def find_line(lines: list[str], wanted: str) -> int:
+    found = [i for i, line in enumerate(lines) if line.strip() == wanted.strip()]
+    if len(found) != 1:
+        raise ValueError(f"manifest.toml: {wanted!r} matches {len(found)} lines, not one")
+    return found[0]
+
+
+def base_lines(number: int) -> list[str]:
+    """The code step n's starter is made of: step n-1's app, or step 1 minus `remove`."""
+    if number > 1:
+        return app_lines(step_entry(number - 1)["folder"])
+    entry = step_entry(1)
+    lines = app_lines(entry["folder"])
+    for first, stop in entry["remove"]:
+        start = find_line(lines, first)
+        end = find_line(lines, stop)
+        del lines[start:end]
+    return lines
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Fill lines up to width, never breaking inside a `code span`."""
+    lines: list[str] = []
+    for word in re.findall(r"`[^`]*`\S*|\S+", text):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def todo_comment(text: str, indent: str) -> list[str]:
+    lines = wrap(text, LINE_LENGTH - len(indent) - len(TODO))
+    return [indent + (TODO if i == 0 else TODO_MORE) + line for i, line in enumerate(lines)]
+
+
+def todo_position(lines: list[str], todo: dict) -> tuple[int, str]:
+    """Where a TODO goes (the index it is inserted at) and its indentation."""
+    anchor = todo.get("after", todo.get("before"))
+    index = find_line(lines, anchor)
+    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
+    if "after" in todo:
+        return index + 1, indent + ("    " if anchor.rstrip().endswith(":") else "")
+    top = index
+    while top > 0 and not lines[top - 1].strip():
+        top -= 1
+    return (top + 1 if top < index else index), indent
+
+
+def starter_source(number: int) -> str:
+    lines = base_lines(number)
+    inserts = [(*todo_position(lines, todo), todo["text"]) for todo in step_entry(number)["todo"]]
+    for index, indent, text in sorted(inserts, key=lambda insert: insert[0], reverse=True):
+        lines[index:index] = todo_comment(text, indent)
+    return "\n".join(lines) + "\n"
+
+
+def strip_todos(source: str) -> str:
+    """The source without its TODO comments (each a `# TODO:` line and its continuations)."""
+    kept, in_todo = [], False
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        in_todo = stripped.startswith(TODO) or (in_todo and stripped.startswith(TODO_MORE))
+        if not in_todo:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def write_starter(number: int, root: Path) -> Path:
+    """Write step n's starter package into root/<step folder>/ (which must not exist)."""
+    folder = step_entry(number)["folder"]
+    target = root / folder
+    target.mkdir(parents=True)
+    shutil.copy(ROOT / folder / "__init__.py", target / "__init__.py")
+    (target / "app.py").write_text(starter_source(number))
+    return target
+
+
+def create_working_copy(number: int, workshop: Path = WORKSHOP, force: bool = False) -> str:
+    """Create workshop/<step folder>/ from the starter; say what happened."""
+    folder = step_entry(number)["folder"]
+    target = workshop / folder
+    kept = ""
+    if target.exists():
+        if not force:
+            raise FileExistsError(
+                f"{shown(target)}/ exists already: nothing was changed, your code is safe.\n"
+                f"To start step {number} again from its starter: make exercise STEP={number} "
+                "FORCE=1 (your copy is kept as a backup next to it)."
+            )
+        backup = workshop / f"{folder}.backup-{time.strftime('%Y%m%d-%H%M%S')}"
+        while backup.exists():
+            backup = backup.with_name(backup.name + "-again")
+        target.rename(backup)
+        kept = f"Your previous copy is now {shown(backup)}/.\n"
+    write_starter(number, workshop)
+    entry = step_entry(number)
+    return (
+        f"{kept}Step {number}, {entry['task']}.\n"
+        f"Your working copy is {shown(target)}/: the TODO comments in app.py say what to write.\n"
+        f"  make check STEP={number}              test it (as often as you like)\n"
+        f"  make hint STEP={number}               one more hint each time\n"
+        f"  make run STEP={number} WORKSHOP=1     serve it\n"
+        f"  make diff STEP={number} WORKSHOP=1    compare it with the solution, once it passes"
+    )
+
+
+# --- make check ----------------------------------------------------------------------------
+
+
+def check_modules() -> list[str]:
+    return sorted(str(path) for glob in CHECK_MODULES for path in (ROOT / "tests").glob(glob))
+
+
+def step_marks(number: int) -> str:
+    """Step n's in-process tests, including those of earlier steps that it must still pass."""
+    return f"step{number} and {IN_PROCESS}"
+
+
+class CheckRun:
+    """The tests that `marks` selects, against the steps found in steps_root, in a subprocess.
+
+    The subprocess starts at once, so several runs can go in parallel; they must, since a
+    working copy has the package name of its solution. result() waits for the exit status,
+    one record per test (see exercises/report.py) and pytest's own output.
+    """
+
+    def __init__(self, marks: str, steps_root: Path, *pytest_args: str):
+        self.scratch = Path(tempfile.mkdtemp())
+        self.report = self.scratch / "report.json"
+        env = {**os.environ, "STEPS_ROOT": str(steps_root), "WORKSHOP_REPORT": str(self.report)}
+        # Plain pytest in one process, on SQLite files: never a shared test database.
+        for name in ("PYTEST_ADDOPTS", "TEST_DATABASE_URL"):
+            env.pop(name, None)
+        command = [sys.executable, "-m", "pytest", "-p", "exercises.report"]
+        command += ["-p", "no:cacheprovider", "-o", "addopts=--strict-markers"]
+        command += ["-q", "--tb=short", "-m", marks, *pytest_args, *check_modules()]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.outcome: tuple[int, list[dict], str] | None = None
+
+    def result(self) -> tuple[int, list[dict], str]:
+        if self.outcome is None:
+            output, _ = self.process.communicate()
+            records = json.loads(self.report.read_text()) if self.report.exists() else []
+            shutil.rmtree(self.scratch)
+            self.outcome = (self.process.returncode, records, output)
+        return self.outcome
+
+
+def expectations(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """Group the records by test function: one expectation, one or more cases."""
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for record in records:
+        grouped.setdefault((record["module"], record["test"]), []).append(record)
+    return grouped
+
+
+def plain(test_name: str) -> str:
+    return test_name.removeprefix("test_").replace("_", " ")
+
+
+def failure_line(record: dict) -> str:
+    """One line of plain language: what was sent, what was expected, what came back."""
+    case = f" [{record['case']}]" if record["case"] else ""
+    parts = []
+    if record["sent"]:
+        parts.append(f"sent {record['sent']}")
+    if record["sent"] and not record["got"] and record["expected"].startswith("raised "):
+        parts.append("the app " + record["expected"])  # no response: the exception is the app's
+    else:
+        parts.append(record["expected"])
+    if record["got"]:
+        parts.append(f"came back {record['got']}")
+    return f"{plain(record['test'])}{case}: " + "; ".join(parts)
+
+
+def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
+    """The report `make check` prints first; also the counts of expectations met and all."""
+    new, earlier, rechecks_met = [], [], 0
+    grouped = expectations(records)
+    for (module, test), cases in grouped.items():
+        failed = [case for case in cases if case["outcome"] == "failed"]
+        # Modules of earlier steps re-check them; other modules belong to this step.
+        origin = module.removeprefix("tests.test_").split("_")[0].replace("step", "step ")
+        is_new = not origin.startswith("step ") or origin == f"step {number}"
+        if not failed:
+            rechecks_met += not is_new
+            line = f"  ok    {plain(test)}"
+        else:
+            some = f" ({len(failed)} of {len(cases)} cases)" if len(cases) > 1 else ""
+            line = f"  FAIL  {failure_line(failed[0])}{some}"
+        (new if is_new else earlier).append(line + ("" if is_new else f" (from {origin})"))
+    if earlier and rechecks_met == len(earlier):
+        earlier = [f"  ok    the {len(earlier)} expectations of the steps before still hold"]
+    met = sum(line.startswith("  ok") for line in new) + rechecks_met
+    title = step_entry(number)["task"]
+    head = f"Step {number}, {title}: {met} of {len(grouped)} expectations met."
+    errors = {record["expected"] for record in records if record["stage"] == "setup"}
+    if len(errors) == 1 and all(record["stage"] == "setup" for record in records):
+        return f"{head}\n  FAIL  no test could start: {errors.pop()}", 0, len(grouped)
+    return "\n".join([head, *earlier, *new]), met, len(grouped)
+
+
+def check_step(number: int, workshop: Path = WORKSHOP) -> int:
+    folder = step_entry(number)["folder"]
+    if not (workshop / folder).is_dir():
+        print(
+            f"There is no {shown(workshop / folder)}/ yet: make exercise STEP={number} creates it."
+        )
+        return 2
+    status, records, output = CheckRun(step_marks(number), workshop).result()
+    report, met, total = friendly_report(number, records)
+    if not records:
+        print(f"The tests could not run against {shown(workshop / folder)}/:\n")
+        print(output)
+        return status or 1
+    print(report)
+    if status == 0:
+        print(
+            f"\nStep {number} is done. Compare with the solution: make diff STEP={number} "
+            "WORKSHOP=1"
+        )
+        return 0
+    print("\nThe details, as pytest reports them:\n")
+    print(output)
+    print(f"Step {number}: {met} of {total} expectations met (the list is above the details).")
+    return status
+
+
+def shown(path: Path) -> str:
+    """A path as the learner typed it: relative to the repository when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def progress(workshop: Path = WORKSHOP) -> int:
+    """A table of every step: is there a working copy, and does it pass its checks?"""
+    steps = load_steps()
+    folders = {number: entry["folder"] for number, entry in enumerate(steps, start=1)}
+    runs = {
+        n: CheckRun(step_marks(n), workshop, "--tb=no")
+        for n, folder in folders.items()
+        if (workshop / folder).is_dir()
+    }
+    rows = []
+    for number, folder in folders.items():
+        if number in runs:
+            status, records, _ = runs[number].result()
+            _, met, total = friendly_report(number, records)
+            verdict = "pass" if status == 0 else f"{met} of {total} expectations met"
+            if not records:
+                verdict = f"cannot run: see make check STEP={number}"
+            exists = "yes"
+        else:
+            exists, verdict = "no", f"make exercise STEP={number} starts it"
+        rows.append((str(number), shown(workshop / folder) + "/", exists, verdict))
+    width = max(len(row[1]) for row in rows) + 2
+    for number, folder, exists, verdict in [("step", "working copy", "exists", "checks"), *rows]:
+        print(f"{number:<6}{folder:<{width}}{exists:<8}{verdict}")
+    return 0 if all(run.result()[0] == 0 for run in runs.values()) else 1
+
+
+# --- make hint -----------------------------------------------------------------------------
+
+
+def next_hints(number: int, workshop: Path = WORKSHOP, everything: bool = False) -> str:
+    """The next hint of step n (or all of them), counting in workshop/.hints.json."""
+    hints = [hint["text"] for hint in step_entry(number)["hint"]]
+    state_file = workshop / ".hints.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    seen = state.get(str(number), 0)
+    if everything:
+        chosen = range(len(hints))
+    elif seen >= len(hints):
+        return (
+            f"That was every hint of step {number}: make hint STEP={number} ALL=1 shows them "
+            f"again, make diff STEP={number} WORKSHOP=1 shows the solution's code."
+        )
+    else:
+        chosen = [seen]
+    state[str(number)] = max(seen, chosen[-1] + 1)
+    workshop.mkdir(exist_ok=True)
+    state_file.write_text(json.dumps(state, indent=2) + "\n")
+    return "\n\n".join(
+        f"Hint {i + 1} of {len(hints)} (step {number}):\n"
+        + "\n".join("    " + line for line in wrap(hints[i], LINE_LENGTH - 4))
+        for i in chosen
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m exercises.workshop", description=__doc__)
+    parser.add_argument("--workshop", type=Path, default=WORKSHOP, help="the working copies")
+    commands = parser.add_subparsers(dest="command", required=True)
+    exercise = commands.add_parser("exercise", help="create a step's working copy in workshop/")
+    exercise.add_argument("step", type=int)
+    exercise.add_argument("--force", action="store_true", help="replace it, keeping a backup")
+    check = commands.add_parser("check", help="test a working copy, or show the progress")
+    check.add_argument("step", type=int, nargs="?")
+    hint = commands.add_parser("hint", help="show the next hint of a step")
+    hint.add_argument("step", type=int)
+    hint.add_argument("--all", action="store_true", help="show every hint")
+    args = parser.parse_args(argv)
+    args.workshop = args.workshop.resolve()
+
+    if args.command == "exercise":
+        try:
+            print(create_working_copy(args.step, args.workshop, force=args.force))
+        except FileExistsError as refusal:
+            print(refusal, file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "check":
+        if args.step is None:
+            return progress(args.workshop)
+        return check_step(args.step, args.workshop)
+    print(next_hints(args.step, args.workshop, everything=args.all))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Live servers of steps 3 and 4 under simultaneous requests, and killed mid-flight.
+
+Each test starts its own server on a new database. The rest of the reliability suite:
+test_reliability_input.py (hostile bodies), test_reliability_headers.py (hostile
+Authorization headers), test_reliability_secrets.py. Every live server's log is checked
+for tracebacks when its test ends: see `live_servers` in conftest.py.
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.helpers import PASSPHRASE, assert_problem, basic_auth, register_live, stored_users
+
+pytestmark = pytest.mark.live
+
+BOTH_STEPS = pytest.mark.parametrize(
+    "step",
+    [pytest.param(3, marks=pytest.mark.step3), pytest.param(4, marks=pytest.mark.step4)],
+    ids=["step3", "step4"],
+)
+
+
+def concurrently(function, arguments):
+    """Call function(argument) for every argument, each in its own thread, all at once."""
+    start_together = threading.Barrier(len(arguments), timeout=60)
+
+    def call(argument):
+        start_together.wait()
+        return function(argument)
+
+    with ThreadPoolExecutor(max_workers=len(arguments)) as pool:
+        return list(pool.map(call, arguments))
+
+
+def assert_no_database_errors(responses):
+    for response in responses:
+        assert "database is locked" not in response.text, response.text
+        assert response.status_code < 500, response.text
+
+
+@BOTH_STEPS
+def test_twelve_registrations_of_one_name_at_once_make_one_user(live_server, step):
+    server = live_server(step)
+    responses = concurrently(lambda _: register_live(server, "racer"), range(12))
+    assert_no_database_errors(responses)
+    assert sorted(response.status_code for response in responses) == [201] + [409] * 11
+    for response in responses:
+        if response.status_code == 409:
+            assert "already taken" in assert_problem(response, 409)["detail"]
+    assert list(stored_users(server.database_url)) == ["racer"]
+
+
+@BOTH_STEPS
+def test_twenty_four_registrations_of_distinct_names_at_once_all_succeed(live_server, step):
+    server = live_server(step)
+    names = [f"user{number}" for number in range(24)]
+    responses = concurrently(lambda name: register_live(server, name), names)
+    assert_no_database_errors(responses)
+    assert [response.status_code for response in responses] == [201] * 24
+    assert [response.json()["username"] for response in responses] == names
+    assert sorted(stored_users(server.database_url)) == sorted(names)
+
+
+@pytest.mark.step4
+def test_a_registered_user_survives_a_crash(live_server):
+    server = live_server(4)
+    assert register_live(server, "survivor").status_code == 201
+    server.kill()  # SIGKILL: no shutdown code runs
+    server.start()  # the same database, as after a restart
+    response = requests.get(
+        f"{server.url}/api/resource", headers=basic_auth("survivor", PASSPHRASE), timeout=60
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": "Hello, survivor!"}

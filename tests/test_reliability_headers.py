@@ -1,0 +1,74 @@
+"""Hostile Authorization headers sent over real HTTP to a live server of step 4.
+
+Each one is a 401 problem with a WWW-Authenticate challenge, never a 500, and the
+right credentials still work afterwards.
+"""
+
+import base64
+
+import pytest
+import requests
+
+from tests.helpers import PASSPHRASE, assert_problem, basic_auth, register_live
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.step4,
+    pytest.mark.parametrize(
+        "shared_live_server", [pytest.param(4, id="step4")], indirect=True, scope="module"
+    ),
+]
+
+
+def basic(credentials: bytes) -> str:
+    return "Basic " + base64.b64encode(credentials).decode("ascii")
+
+
+@pytest.fixture(scope="module")
+def alice(shared_live_server):
+    assert register_live(shared_live_server, "alice").status_code == 201
+
+
+def get_resource(server, authorization):
+    headers = {"Authorization": authorization}
+    return requests.get(f"{server.url}/api/resource", headers=headers, timeout=60)
+
+
+HOSTILE = {
+    "scheme-only": "Basic",
+    "scheme-and-space": "Basic ",
+    "not-base64": "Basic !!!not-base64!!!",
+    "no-colon": basic(b"alice" + PASSPHRASE.encode()),
+    "username-not-utf-8": basic(b"\xff\xfe:" + PASSPHRASE.encode()),
+    "password-not-utf-8": basic(b"alice:\xff" + PASSPHRASE.encode()),
+    "raw-bytes-in-header": b"Basic \xff\xfe\xfd",
+    "bearer-token": "Bearer abc.def",
+    "password-5000-characters": basic(b"alice:" + b"x" * 5000),
+    "password-with-nul": basic(b"alice:" + PASSPHRASE.encode() + b"\0"),
+    "empty-username-and-password": basic(b":"),
+}
+
+
+@pytest.mark.parametrize("authorization", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_authorization_headers_are_401(shared_live_server, alice, authorization):
+    response = get_resource(shared_live_server, authorization)
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith('Basic realm="')
+
+
+def test_a_header_over_the_servers_line_limit_is_refused_before_the_app(shared_live_server):
+    # Python's HTTP server refuses header lines over 64 KiB itself (431, in HTML,
+    # since the app never runs), and keeps serving.
+    response = get_resource(shared_live_server, "Basic " + "A" * 70_000)
+    assert response.status_code == 431
+    assert get_resource(shared_live_server, "Bearer abc.def").status_code == 401
+
+
+def test_the_right_credentials_still_work(shared_live_server, alice):
+    response = requests.get(
+        f"{shared_live_server.url}/api/resource",
+        headers=basic_auth("alice", PASSPHRASE),
+        timeout=60,
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": "Hello, alice!"}

@@ -1,0 +1,131 @@
+"""Hostile registration bodies sent over real HTTP to live servers of steps 3 and 4.
+
+The in-process tests (test_step3_registration.py) check each validation rule and
+that nothing is hashed before it passes; these send the same kind of attack through
+a real socket to the development server, where the size limit, chunked bodies and
+deep nesting meet the real request parsing. Every case is a 4xx problem and leaves
+the database as it was.
+"""
+
+import json
+import unicodedata
+
+import pytest
+import requests
+
+from tests.helpers import PASSPHRASE, assert_problem, register_live, stored_users
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.parametrize(
+        "shared_live_server",
+        [
+            pytest.param(3, id="step3", marks=pytest.mark.step3),
+            pytest.param(4, id="step4", marks=pytest.mark.step4),
+        ],
+        indirect=True,
+        scope="module",
+    ),
+]
+
+MISSING = object()
+
+
+def body(**changes) -> bytes:
+    """A valid registration as UTF-8 JSON, with fields changed (or removed: MISSING)."""
+    fields = {"username": "mallory", "password": PASSPHRASE, **changes}
+    fields = {name: value for name, value in fields.items() if value is not MISSING}
+    return json.dumps(fields, ensure_ascii=False).encode()
+
+
+def case(case_id, data, detail, status=400, content_type="application/json"):
+    return pytest.param(data, content_type, status, detail, id=case_id)
+
+
+class Chunked(bytes):
+    """A body to send with chunked transfer encoding, without a Content-Length."""
+
+    def chunks(self, size: int = 1024):
+        for start in range(0, len(self), size):
+            yield self[start : start + size]
+
+
+TOO_LARGE = body(padding="x" * 16 * 1024)
+
+HOSTILE = [
+    case("empty-body", b"", "not valid JSON"),
+    case("truncated-json", body()[:-1], "not valid JSON"),
+    case("single-quotes", b"{'username': 'mallory'}", "not valid JSON"),
+    case("invalid-utf-8", b'{"username": "\xff\xfe", "password": "x"}', "UTF-8"),
+    # Python's parser raises RecursionError here: unhandled, that is a 500.
+    case("nested-5000-deep", b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    case("array", json.dumps([{"username": "mallory"}]).encode(), "JSON object"),
+    case("string", b'"mallory"', "JSON object"),
+    case("null", b"null", "JSON object"),
+    case("username-missing", body(username=MISSING), "'username' is required"),
+    case("username-number", body(username=42), "'username' is required"),
+    case("username-null", body(username=None), "'username' is required"),
+    case("username-list", body(username=["mallory"]), "'username' is required"),
+    case("username-object", body(username={"name": "mallory"}), "'username' is required"),
+    case("username-boolean", body(username=True), "'username' is required"),
+    case("password-missing", body(password=MISSING), "'password' is required"),
+    case("password-number", body(password=123456789012345678), "'password' is required"),
+    case("password-null", body(password=None), "'password' is required"),
+    case("password-list", body(password=[PASSPHRASE]), "'password' is required"),
+    case("password-boolean", body(password=False), "'password' is required"),
+    case("username-empty", body(username=""), "1 to 32 characters"),
+    case("username-whitespace", body(username=" \t "), "U+0020"),
+    case("password-empty", body(password=""), "15 to 128 characters"),
+    case("password-whitespace", body(password="   "), "15 to 128 characters"),
+    # A regular expression ending in `$` would let this newline through.
+    case("username-trailing-newline", body(username="mallory\n"), "U+000A"),
+    case("username-zero-width-space", body(username="mal\u200blory"), "U+200B"),
+    case("username-nul", body(username="mal\0lory"), "U+0000"),
+    case("password-nul", body(password="correct-horse\0battery"), "U+0000"),
+    case("username-lone-surrogate", b'{"username": "\\ud800", "password": "x"}', "U+D800"),
+    case("username-colon", body(username="mallory:admin"), "colon"),
+    case("username-33-characters", body(username="m" * 33), "1 to 32 characters"),
+    case("password-129-characters", body(password="x" * 129), "15 to 128 characters"),
+    case("password-5000-characters", body(password="x" * 5000), "15 to 128 characters"),
+    case("text-plain", body(), "application/json", status=415, content_type="text/plain"),
+    case("over-16-kib", TOO_LARGE, "exceeds the capacity limit", status=413),
+    # Chunked, there is no Content-Length to refuse up front: Werkzeug stops
+    # reading at the limit, so the JSON the app sees is cut short.
+    case("over-16-kib-chunked", Chunked(TOO_LARGE), "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("data, content_type, status, detail", HOSTILE)
+def test_hostile_bodies_are_4xx_problems_and_store_nothing(
+    shared_live_server, data, content_type, status, detail
+):
+    before = stored_users(shared_live_server.database_url)
+    response = requests.post(
+        f"{shared_live_server.url}/api/users",
+        data=data.chunks() if isinstance(data, Chunked) else data,  # requests streams a generator
+        headers={"Content-Type": content_type},
+        timeout=60,
+    )
+    problem = assert_problem(response, status)
+    assert detail in problem["detail"]
+    assert stored_users(shared_live_server.database_url) == before
+
+
+def test_a_body_at_the_limit_still_registers(shared_live_server):
+    data = body(username="padded", padding="x" * 15 * 1024)
+    response = requests.post(
+        f"{shared_live_server.url}/api/users",
+        data=data,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 201
+
+
+def test_a_name_differing_only_by_normalization_is_409(shared_live_server):
+    composed = unicodedata.normalize("NFC", "zoë")
+    decomposed = unicodedata.normalize("NFD", "zoë")
+    assert register_live(shared_live_server, composed).status_code == 201
+    before = stored_users(shared_live_server.database_url)
+    assert_problem(register_live(shared_live_server, decomposed), 409)
+    assert stored_users(shared_live_server.database_url) == before

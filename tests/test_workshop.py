@@ -1,0 +1,205 @@
+"""Workshop mode (exercises/): the starters are sound, and the make targets keep their word.
+
+A starter has the package name of its solution, so every check of a starter runs in a
+pytest subprocess of its own, pointed at the starter's folder by STEPS_ROOT (exactly
+what `make check` does).
+"""
+
+import difflib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from exercises import workshop
+from tests.helpers import STEPS
+from tests.live import ROOT
+
+NUMBERS = range(1, len(STEPS) + 1)
+
+
+def is_todo(line: str) -> bool:
+    return line.lstrip().startswith(workshop.TODO)
+
+
+def code_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.strip()]
+
+
+def todo_places(starter: list[str]) -> list[tuple[int, str]]:
+    """Where each TODO sits, counted in non-blank lines of the code around it: its first line."""
+    places, seen, in_todo = [], 0, False
+    for line in starter:
+        starts = is_todo(line)
+        continues = in_todo and line.lstrip().startswith(workshop.TODO_MORE)
+        if starts:
+            places.append((seen, line.strip()))
+        elif not continues and line.strip():
+            seen += 1
+        in_todo = starts or continues
+    return places
+
+
+def is_import_or_docstring(line: str) -> bool:
+    return line.startswith(("import ", "from ", '"""'))
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_a_starter_without_its_todos_is_the_code_before_the_step(number):
+    starter = workshop.starter_source(number)
+    assert starter.count(workshop.TODO) >= 2
+    stripped = workshop.strip_todos(starter)
+    if number > 1:
+        assert stripped == (ROOT / STEPS[number - 2] / "app.py").read_text()
+        return
+    # Step 1 has no step before it: its starter is step 1 with lines removed, nothing else.
+    solution = (ROOT / STEPS[0] / "app.py").read_text().splitlines()
+    changes = [line for line in difflib.ndiff(solution, stripped.splitlines()) if line[0] in "+-"]
+    assert all(change.startswith("- ") for change in changes)
+    removed = "\n".join(changes)
+    assert "- class User(db.Model):" in removed
+    assert '-     @app.get("/api/users/' in removed
+    for kept in ("def problem(", "def create_app(", "app.register_error_handler("):
+        assert kept in stripped
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_todos_sit_exactly_where_the_step_adds_code(number):
+    starter = workshop.starter_source(number).splitlines()
+    before = code_lines(workshop.base_lines(number))
+    after = code_lines((ROOT / STEPS[number - 1] / "app.py").read_text().splitlines())
+    places = todo_places(starter)
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    additions = [
+        (i1, i2, after[j1:j2])
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag in ("insert", "replace")
+    ]
+    for place, todo in places:
+        assert any(i1 <= place <= i2 for i1, i2, _ in additions), f"misplaced: {todo}"
+    # Every addition but the imports and the docstring (one TODO lists the imports) has one.
+    for i1, i2, added in additions:
+        if not all(is_import_or_docstring(line) for line in added):
+            assert any(i1 <= place <= i2 for place, _ in places), "\n".join(added)
+
+
+def test_every_starter_fails_the_new_tests_of_its_step_and_only_those(tmp_path):
+    # The four starters have four different package names, so one subprocess tests them all;
+    # STEPS_ROOT keeps the solutions out of it.
+    for number in NUMBERS:
+        workshop.write_starter(number, tmp_path)
+    every_step = " or ".join(f"step{number}" for number in NUMBERS)
+    run = workshop.CheckRun(f"({every_step}) and {workshop.IN_PROCESS}", tmp_path, "--tb=no")
+    status, records, output = run.result()
+    assert status == 1, output  # tests failed: not a crash, not "no tests collected"
+    for number, name in zip(NUMBERS, STEPS, strict=True):
+        mine = [record for record in records if record["step"] == name]
+        failed = [record for record in mine if record["outcome"] == "failed"]
+        assert failed, f"the starter of step {number} passes every test"
+        own = ("tests.test_before_registration", f"tests.test_step{number}_")
+        # The tests of earlier steps pass: the starter is the step before, and imports.
+        assert all(record["module"].startswith(own) for record in failed), failed
+        assert all(record["stage"] == "call" for record in failed), failed
+        report, met, total = workshop.friendly_report(number, mine)
+        assert total - met == report.count("\n  FAIL  ")
+
+
+def test_make_check_collects_every_module_of_in_process_step_tests():
+    checked = {Path(path).name for path in workshop.check_modules()}
+    assert "test_step1_models.py" in checked
+    for path in (ROOT / "tests").glob("test_*.py"):
+        if re.search(r"steps_from\(\d", path.read_text()):
+            assert path.name in checked, f"make check would leave out {path.name}"
+
+
+# Every solution passing its step's tests is what the rest of `make test` proves: it runs
+# the same tests against the solutions in place. test_make_check_... below runs one copied
+# solution through `make check`, the way an attendee's finished copy is checked.
+
+
+def make(*arguments, check=False):
+    """Run a make target as a learner would, without the variables of a `make test` around us."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "STEP")}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), *arguments],
+        capture_output=True,
+        text=True,
+        check=check,
+        env=env,
+    )
+
+
+def test_make_exercise_never_overwrites_and_force_keeps_a_backup(tmp_path):
+    where = f"WORKSHOP_DIR={tmp_path}"
+    make("exercise", "STEP=2", where, check=True)
+    app = tmp_path / STEPS[1] / "app.py"
+    assert app.read_text() == workshop.starter_source(2)
+    app.write_text("# my own work\n")
+
+    refused = make("exercise", "STEP=2", where)
+    assert refused.returncode != 0
+    assert "nothing was changed" in refused.stderr
+    assert app.read_text() == "# my own work\n"
+
+    make("exercise", "STEP=2", "FORCE=1", where, check=True)
+    assert app.read_text() == workshop.starter_source(2)
+    (backup,) = tmp_path.glob(f"{STEPS[1]}.backup-*")
+    assert (backup / "app.py").read_text() == "# my own work\n"
+
+
+def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
+    started, finished = tmp_path / "started", tmp_path / "finished"
+    workshop.write_starter(1, started)
+    shutil.copytree(ROOT / STEPS[1], finished / STEPS[1])
+
+    result = make("check", "STEP=1", f"WORKSHOP_DIR={started}")
+    assert result.returncode != 0
+    report, details = result.stdout.split("The details, as pytest reports them:")
+    assert report.startswith("Step 1, ")
+    assert "  ok    unknown route is 404 problem\n" in report
+    assert (
+        "  FAIL  wrong method is 405 problem with allow header: sent DELETE /api/users/1; "
+        "expected 405, not 404; came back 404 NOT FOUND" in report
+    )
+    assert "has no attribute 'User'" in report
+    assert "short test summary info" in details
+
+    result = make("check", f"WORKSHOP_DIR={finished}")
+    assert result.returncode == 0
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert rows[1] == ["2", f"{finished / STEPS[1]}/", "yes", "pass"]
+    assert [row[2] for row in rows] == ["no", "yes", "no", "no"]
+
+
+def test_make_hint_shows_one_more_hint_each_time(tmp_path):
+    where = f"WORKSHOP_DIR={tmp_path}"
+    hints = workshop.step_entry(3)["hint"]
+    assert make("hint", "STEP=3", where, check=True).stdout.startswith(f"Hint 1 of {len(hints)}")
+    assert make("hint", "STEP=3", where, check=True).stdout.startswith(f"Hint 2 of {len(hints)}")
+    everything = make("hint", "STEP=3", "ALL=1", where, check=True).stdout
+    assert everything.count("Hint ") == len(hints)
+    assert make("hint", "STEP=4", where, check=True).stdout.startswith("Hint 1 of")
+
+
+def test_make_diff_workshop_compares_the_copy_with_the_solution(tmp_path):
+    workshop.write_starter(3, tmp_path)
+    result = make("diff", "STEP=3", "WORKSHOP=1", f"WORKSHOP_DIR={tmp_path}", check=True)
+    assert f"+++ {STEPS[2]}/app.py" in result.stdout
+    assert '+    @app.post("/api/users")' in result.stdout
+    assert "-    # TODO: Add the route POST /api/users" in result.stdout
+
+
+@pytest.mark.live
+def test_make_run_workshop_serves_the_working_copy(live_server, tmp_path):
+    copies = tmp_path / "copies"
+    workshop.write_starter(1, copies)
+    server = live_server(step=1, make_vars={"WORKSHOP": "1", "WORKSHOP_DIR": str(copies)})
+    body = requests.get(f"{server.url}/api/users/1", timeout=5).json()
+    # The solution says "There is no user with id 1."; the starter has no such route yet.
+    assert body["status"] == 404
+    assert "requested URL was not found" in body["detail"]
+    assert f"Serving {copies}/{STEPS[0]}" in server.log_text()
