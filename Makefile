@@ -98,7 +98,7 @@ hint: $(INSTALLED) ## Show one more hint for step STEP's exercise (ALL=1: every 
 	@$(need_step)
 	@$(WORKSHOP_TOOL) hint $(STEP) $(if $(ALL),--all)
 
-# A production server, and what authentication costs on it (issue 6).
+# A production server, and what authentication costs on it.
 .PHONY: serve bench valid-workers
 # Password verification is CPU-bound: worker processes beyond the number of cores add nothing.
 # No --preload: each worker imports the app itself, so no database connection is shared
