@@ -8,6 +8,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from tests.helpers import assert_problem, steps_from
+from tests.live import ROOT
 
 pytestmark = pytest.mark.parametrize("step", steps_from(1), indirect=True)
 
@@ -84,12 +85,19 @@ def test_username_is_unique_in_the_database(app, add_user):
 
 def test_default_database_is_an_sqlite_file_named_after_the_step(step, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    app = step.create_app()
     package = step.__name__.split(".")[0]
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{package}.sqlite"
-    with app.app_context():
-        assert step.db.engine.url.database.endswith(f"instance/{package}.sqlite")
-        step.db.engine.dispose()
+    default_file = ROOT / "instance" / f"{package}.sqlite"
+    existed = default_file.exists()
+    app = step.create_app()
+    try:
+        assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{package}.sqlite"
+        with app.app_context():
+            assert step.db.engine.url.database == str(default_file)
+            step.db.engine.dispose()
+        assert default_file.exists()  # created on start-up, tables and all
+    finally:
+        if not existed:  # leave a learner's instance folder as it was
+            default_file.unlink(missing_ok=True)
 
 
 def test_database_url_overrides_the_default(step, monkeypatch, tmp_path):
