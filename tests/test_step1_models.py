@@ -3,12 +3,13 @@
 These tests run against step 1 and against every later step.
 """
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from tests.helpers import assert_problem, steps_from
-from tests.live import ROOT
 
 pytestmark = pytest.mark.parametrize("step", steps_from(1), indirect=True)
 
@@ -86,7 +87,8 @@ def test_username_is_unique_in_the_database(app, add_user):
 def test_default_database_is_an_sqlite_file_named_after_the_step(step, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     package = step.__name__.split(".")[0]
-    default_file = ROOT / "instance" / f"{package}.sqlite"
+    # Flask's instance folder of a package is next to it (the repository, or workshop/).
+    default_file = Path(step.__file__).parent.parent / "instance" / f"{package}.sqlite"
     existed = default_file.exists()
     app = step.create_app()
     try:
