@@ -37,7 +37,7 @@ valid-step:
 	@$(check_step)
 
 help: ## List the targets
-	@echo "Usage: make TARGET [STEP=1..4] [HOST=127.0.0.1] [PORT=5000]"
+	@echo "Usage: make TARGET [STEP=1..4] [HOST=127.0.0.1] [PORT=5000] [WORKERS=k] [WORKSHOP=1]"
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -53,7 +53,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	  -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
-run: valid-step $(INSTALLED) ## Serve step STEP (default 4) with Flask's development server
+run: valid-step $(INSTALLED) ## Serve step STEP (default 4) with Flask's development server (WORKSHOP=1: your copy)
 	@$(check_copy)
 	@echo "Serving $(STEP_APP) on http://$(HOST):$(PORT) (Ctrl+C stops it)"
 	exec $(BIN)/flask --app $(STEP_APP) run --host $(HOST) --port $(PORT) \
