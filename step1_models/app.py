@@ -2,11 +2,12 @@
 
 import os
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import String
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 
 class Base(DeclarativeBase):
@@ -38,11 +39,27 @@ def problem(error: HTTPException):
     return response
 
 
+def database_unavailable(error: OperationalError):
+    """Answer 503 with Retry-After (RFC 9110 §15.6.4) while the database cannot serve."""
+    # PEP 249 files a refused or lost connection and a busy database under this error.
+    # SQLite files mistakes such as "no such column" there too: no retry cures those.
+    sqlite_error = getattr(error.orig, "sqlite_errorname", None)  # None: not SQLite
+    if sqlite_error and not sqlite_error.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        raise error  # becomes the logged 500 of any unexpected error
+    reason = str(error.orig).partition("\n")[0]  # the driver's message, without the SQL
+    current_app.logger.warning("503, the database is unavailable: %s", reason)
+    detail = "The database is busy or unreachable. Try again in a few seconds."
+    return problem(ServiceUnavailable(detail, retry_after=5))
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(
         # A relative SQLite path lands in the instance folder: one file per step.
         SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", f"sqlite:///{__package__}.sqlite"),
+        # No bound parameter (a password hash, say) in any error message or log line, and
+        # a pooled connection is tested before use, so a restarted database just works.
+        SQLALCHEMY_ENGINE_OPTIONS={"hide_parameters": True, "pool_pre_ping": True},
     )
     if test_config is not None:
         app.config.update(test_config)
@@ -52,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         db.create_all()
 
     app.register_error_handler(HTTPException, problem)
+    app.register_error_handler(OperationalError, database_unavailable)
 
     # The converter's max keeps ids that no INTEGER column can hold a 404.
     @app.get("/api/users/<int(max=2147483647):id>")

@@ -3,14 +3,21 @@
 import os
 import unicodedata
 
-from flask import Flask, jsonify, request, url_for
+from flask import Flask, Request, abort, current_app, jsonify, request
 from flask_httpauth import HTTPBasicAuth
 from flask_sqlalchemy import SQLAlchemy
 from passlib.apps import custom_app_context as pwd_context
 from sqlalchemy import String
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from werkzeug.exceptions import BadRequest, Conflict, HTTPException, Unauthorized
+from werkzeug.exceptions import (
+    BadRequest,
+    Conflict,
+    HTTPException,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 
 
 class Base(DeclarativeBase):
@@ -48,6 +55,19 @@ def problem(error: HTTPException):
     return response
 
 
+def database_unavailable(error: OperationalError):
+    """Answer 503 with Retry-After (RFC 9110 §15.6.4) while the database cannot serve."""
+    # PEP 249 files a refused or lost connection and a busy database under this error.
+    # SQLite files mistakes such as "no such column" there too: no retry cures those.
+    sqlite_error = getattr(error.orig, "sqlite_errorname", None)  # None: not SQLite
+    if sqlite_error and not sqlite_error.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        raise error  # becomes the logged 500 of any unexpected error
+    reason = str(error.orig).partition("\n")[0]  # the driver's message, without the SQL
+    current_app.logger.warning("503, the database is unavailable: %s", reason)
+    detail = "The database is busy or unreachable. Try again in a few seconds."
+    return problem(ServiceUnavailable(detail, retry_after=5))
+
+
 def username_problem(username: str) -> str | None:
     """Say what is wrong with an (already NFC-normalized) username, if anything."""
     if not 1 <= len(username) <= 32:
@@ -73,14 +93,32 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def read_credentials() -> tuple[str, str]:
-    """Return the username and password of a registration request, or raise 400."""
+def read_json():
+    """Return the request's body parsed as JSON, or raise 400, 413, 415 or 501."""
+    # The HTTP server only removes the chunked framing: a body in any other coding would
+    # be parsed undecoded, so it is refused (RFC 9110 §15.5.16, RFC 9112 §6.1).
+    if (request.content_encoding or "identity").lower() != "identity":
+        detail = "This server decodes no Content-Encoding: send the body uncompressed."
+        response = problem(UnsupportedMediaType(detail))
+        response.headers["Accept-Encoding"] = "identity"
+        abort(response)
+    if request.headers.get("Transfer-Encoding", "chunked").lower() != "chunked":
+        abort(501, "Send the body with no Transfer-Encoding other than chunked.")
+    # Werkzeug stops reading a chunked body (no Content-Length to refuse up front) at
+    # MAX_CONTENT_LENGTH without an error: one that reaches the limit may go on.
+    if request.content_length is None and len(request.get_data()) >= request.max_content_length:
+        abort(413)
     try:
-        data = request.get_json()  # Flask answers 415 for other content types
+        return request.get_json()  # Flask answers 415 for other content types
     except BadRequest:
         raise BadRequest("The body is not valid JSON encoded as UTF-8.") from None
     except RecursionError:
         raise BadRequest("The JSON body is nested too deeply.") from None
+
+
+def read_credentials() -> tuple[str, str]:
+    """Return the username and password of a registration request, or raise 400."""
+    data = read_json()
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     username, password = data.get("username"), data.get("password")
@@ -97,7 +135,29 @@ def read_credentials() -> tuple[str, str]:
     return username, password
 
 
-auth = HTTPBasicAuth(realm="Flask REST auth tutorial")
+class SafeRequest(Request):
+    """Flask's request, whose `authorization` is None for any header it cannot parse."""
+
+    @property
+    def authorization(self):
+        try:
+            return super().authorization
+        except ValueError:  # Werkzeug 3.1.9 lets non-ASCII Basic credentials escape as this
+            return None
+
+
+class StrictBasicAuth(HTTPBasicAuth):
+    """Flask-HTTPAuth's Basic authentication, reading the header with Werkzeug's parser."""
+
+    def get_auth(self):
+        # Flask-HTTPAuth's own decoding skips what is not base64: "Basic <alice's>!!junk"
+        # or two headers joined with a comma would log in as alice. Werkzeug's parser
+        # takes one well-formed value only (RFC 7617); the rest counts as no credentials.
+        credentials = request.authorization
+        return credentials if credentials is not None and credentials.type == "basic" else None
+
+
+auth = StrictBasicAuth(realm="Flask REST auth tutorial")
 
 # Verified when the username is unknown, so that such a request costs as much
 # as a wrong password and response times do not reveal which usernames exist.
@@ -127,9 +187,13 @@ def auth_error(status: int):
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    app.request_class = SafeRequest
     app.config.from_mapping(
         # A relative SQLite path lands in the instance folder: one file per step.
         SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", f"sqlite:///{__package__}.sqlite"),
+        # No bound parameter (a password hash, say) in any error message or log line, and
+        # a pooled connection is tested before use, so a restarted database just works.
+        SQLALCHEMY_ENGINE_OPTIONS={"hide_parameters": True, "pool_pre_ping": True},
         MAX_CONTENT_LENGTH=16 * 1024,
     )
     if test_config is not None:
@@ -140,6 +204,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         db.create_all()
 
     app.register_error_handler(HTTPException, problem)
+    app.register_error_handler(OperationalError, database_unavailable)
 
     # The converter's max keeps ids that no INTEGER column can hold a 404.
     @app.get("/api/users/<int(max=2147483647):id>")
@@ -162,8 +227,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             # what holds when two requests race for the same name.
             db.session.rollback()
             raise Conflict(f"The username '{username}' is already taken.") from None
-        location = url_for("get_user", id=user.id, _external=True)
-        return user.to_dict(), 201, {"Location": location}
+        # A path, not a full URL (RFC 9110 §10.2.2 allows it), from the route alone:
+        # nothing a client sends, such as Host or a proxy's headers, can change it.
+        return user.to_dict(), 201, {"Location": f"/api/users/{user.id}"}
 
     @app.get("/api/resource")
     @auth.login_required

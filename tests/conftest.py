@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from tests.hashing import cheap_context
 from tests.helpers import PASSPHRASE, HashSpy
@@ -119,14 +119,17 @@ def live_server(tmp_path):
 
 @pytest.fixture(scope="module")
 def shared_live_server(request, tmp_path_factory):
-    """One server of step `request.param` for all the tests of a module that use it.
+    """One server for all the tests of a module that use it: `request.param` is a step,
+    served by `make run`, or a (step, target) pair such as (4, "serve") for gunicorn.
 
     Parametrize it with `indirect=True, scope="module"`: pytest then runs the tests
-    step by step, so only one such server (and on PostgreSQL one users table) exists
+    server by server, so only one such server (and on PostgreSQL one users table) exists
     at a time. Its tests share the database: they compare it before and after a request.
     """
-    with live_servers(tmp_path_factory.mktemp(f"step{request.param}")) as start:
-        yield start(request.param)
+    step, target = request.param if isinstance(request.param, tuple) else (request.param, "run")
+    options = {"target": "serve", "make_vars": {"WORKERS": "1"}} if target == "serve" else {}
+    with live_servers(tmp_path_factory.mktemp(f"step{step}-{target}")) as start:
+        yield start(step, **options)
 
 
 @pytest.fixture
@@ -135,3 +138,17 @@ def spy(step, app, monkeypatch):
     spy = HashSpy(step.pwd_context)
     monkeypatch.setattr(step, "pwd_context", spy)
     return spy
+
+
+@pytest.fixture
+def short_busy_timeout(app, step):
+    """SQLite waits 5 s for a lock (Python's default); in-process tests wait 0.1 s."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("holds an SQLite lock")
+
+    def on_connect(dbapi_connection, connection_record):
+        dbapi_connection.execute("PRAGMA busy_timeout = 100")
+
+    with app.app_context():
+        event.listen(step.db.engine, "connect", on_connect)
+        step.db.engine.dispose()  # the pooled connections go; new ones wait 0.1 s

@@ -1,11 +1,14 @@
 """Helpers for the test modules: which steps a test runs against, and common checks."""
 
 import base64
+import contextlib
 import json
+import sqlite3
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 STEPS = ("step1_models", "step2_hashing", "step3_registration", "step4_auth")
 PASSPHRASE = "correct-horse-battery-staple"
@@ -69,3 +72,19 @@ def register_live(server, username: str, password: str = PASSPHRASE):
     """POST /api/users to a live server, as any HTTP client would."""
     body = {"username": username, "password": password}
     return requests.post(f"{server.url}/api/users", json=body, timeout=60)
+
+
+@contextlib.contextmanager
+def sqlite_lock(database_url: str, kind: str = "IMMEDIATE"):
+    """Hold an SQLite database's lock from a second connection until the block ends.
+
+    IMMEDIATE takes the write lock, as an open `make shell` transaction does after its
+    first write: reads go on, writes wait. EXCLUSIVE stops reads too.
+    """
+    connection = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+    try:
+        connection.execute(f"BEGIN {kind}")
+        yield
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()

@@ -24,14 +24,14 @@ EOF
 fi
 
 # initdb and postgres refuse to run as root: then they run as the postgres user.
-as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
+as_owner=""
+if [ "$(id -u)" = 0 ]; then as_owner="runuser -u postgres --"; fi
 
 workdir=$(mktemp -d)
+pg_ctl="$bindir/pg_ctl -D $workdir/data -l $workdir/postgres.log"
 stop_and_delete() {
   if [ -f "$workdir/data/postmaster.pid" ]; then
-    as_owner "$bindir/pg_ctl" -D "$workdir/data" -m immediate stop >/dev/null || true
+    $as_owner $pg_ctl -m immediate stop >/dev/null || true
   fi
   rm -rf "$workdir"
 }
@@ -42,17 +42,24 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 port=$("$python" -c 'from tests.live import free_port; print(free_port())')
-as_owner "$bindir/initdb" -D "$workdir/data" -U postgres --auth=trust \
+$as_owner "$bindir/initdb" -D "$workdir/data" -U postgres --auth=trust \
   --encoding=UTF8 --no-locale --no-sync >"$workdir/initdb.log" \
   || { cat "$workdir/initdb.log" >&2; exit 1; }
-# No Unix socket (-k ''): the tests connect over TCP on loopback. fsync=off: the
-# data is thrown away, and the crash test kills the app's server, not this one.
-as_owner "$bindir/pg_ctl" -D "$workdir/data" -l "$workdir/postgres.log" -w \
-  -o "-h 127.0.0.1 -p $port -k '' -c fsync=off" start >/dev/null \
-  || { cat "$workdir/postgres.log" >&2; exit 1; }
+# TCP on loopback only, no Unix socket. fsync off: the data is thrown away, and the
+# crash test kills the app's server, not this one. In the configuration file, so that
+# pg_ctl alone starts the server again after a test has stopped it.
+cat >>"$workdir/data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = ''
+fsync = off
+EOF
+$as_owner $pg_ctl -w start >/dev/null || { cat "$workdir/postgres.log" >&2; exit 1; }
 echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 
 # The tests share this one database, so they run one at a time (no xdist).
+# TEST_POSTGRES_CTL lets a test stop and start the server under a running app.
 TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$port/postgres" \
+  TEST_POSTGRES_CTL="$as_owner $pg_ctl" \
   "$python" -m pytest -p no:xdist \
   tests/test_step*.py tests/test_before_registration.py tests/test_reliability*.py "$@"

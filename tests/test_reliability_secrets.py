@@ -7,6 +7,7 @@ tests then look for the password in everything the server produced.
 
 import base64
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -30,7 +31,8 @@ def responses(shared_live_server):
     """Every request a client makes with the secret password; their responses."""
     server = shared_live_server
     responses = [register_live(server, "keeper", SECRET)]
-    responses.append(requests.get(responses[0].headers["Location"], timeout=60))
+    location = urljoin(responses[0].url, responses[0].headers["Location"])  # a relative reference
+    responses.append(requests.get(location, timeout=60))
     for username, password in [("keeper", SECRET), ("keeper", "x" + SECRET), ("nobody", SECRET)]:
         headers = basic_auth(username, password)
         responses.append(requests.get(f"{server.url}/api/resource", headers=headers, timeout=60))

@@ -6,10 +6,10 @@ These tests run against step 1 and against every later step.
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.helpers import assert_problem, steps_from
+from tests.helpers import assert_problem, sqlite_lock, steps_from
 
 pytestmark = pytest.mark.parametrize("step", steps_from(1), indirect=True)
 
@@ -110,3 +110,37 @@ def test_database_url_overrides_the_default(step, monkeypatch, tmp_path):
     with app.app_context():
         step.db.engine.dispose()
     assert (tmp_path / "chosen.sqlite").exists()  # tables were created on start-up
+
+
+def test_a_locked_database_is_503_with_retry_after(
+    app, client, add_user, short_busy_timeout, caplog
+):
+    user_id = add_user("alice")
+    with sqlite_lock(app.config["SQLALCHEMY_DATABASE_URI"], "EXCLUSIVE"):
+        response = client.get(f"/api/users/{user_id}")
+    body = assert_problem(response, 503)
+    assert "Try again" in body["detail"]
+    assert int(response.headers["Retry-After"]) > 0  # seconds (RFC 9110 §10.2.3)
+    # One line in the log, without a traceback: the code is not broken.
+    (record,) = [record for record in caplog.records if "503" in record.getMessage()]
+    assert record.levelname == "WARNING"
+    assert "database is locked" in record.getMessage()
+    assert record.exc_info is None
+    # The same app answers again as soon as the lock is gone.
+    assert client.get(f"/api/users/{user_id}").status_code == 200
+
+
+def test_a_schema_mismatch_is_a_500_whose_log_shows_no_bound_parameter(
+    app, client, step, add_user, caplog
+):
+    add_user("alice")
+    with app.app_context(), step.db.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE users DROP COLUMN password_hash"))
+    app.testing = False  # let Flask handle the exception as in production
+    response = client.get("/api/users/1234567")
+    assert_problem(response, 500)
+    assert "Retry-After" not in response.headers  # no retry cures a missing column
+    assert "Traceback" in caplog.text  # an unexpected error: logged whole, for the developer
+    assert "parameters hidden" in caplog.text
+    # The statement's parameter, the id, appears only in the request's path.
+    assert caplog.text.count("1234567") == caplog.text.count("/api/users/1234567")

@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.helpers import PASSPHRASE, assert_problem, steps_from
+from tests.helpers import PASSPHRASE, assert_problem, sqlite_lock, steps_from
 
 pytestmark = pytest.mark.parametrize("step", steps_from(3), indirect=True)
 
@@ -29,7 +29,46 @@ def test_registration_is_201_with_the_user_and_its_location(client):
     assert response.mimetype == "application/json"
     body = response.get_json()
     assert body == {"id": body["id"], "username": "alice"}
-    assert response.headers["Location"] == f"http://localhost/api/users/{body['id']}"
+    # A relative reference (RFC 9110 §10.2.2): the client resolves it against its own URL.
+    assert response.headers["Location"] == f"/api/users/{body['id']}"
+
+
+# What a client or a proxy may send that a URL built from the request would echo.
+HOST_AND_PROXY_HEADERS = {
+    "docker-service-name": {"Host": "auth_api:5000"},
+    "other-host": {"Host": "evil.example"},
+    "empty-host": {"Host": ""},
+    "ipv6-host": {"Host": "[::1]:5000"},
+    "forwarded-headers": {
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Port": "8443",
+        "X-Forwarded-Prefix": "/evil",
+        "Forwarded": "host=evil.example;proto=https",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "headers", HOST_AND_PROXY_HEADERS.values(), ids=HOST_AND_PROXY_HEADERS.keys()
+)
+def test_no_request_header_changes_the_location(client, headers):
+    response = client.post(
+        "/api/users", json={"username": "alice", "password": PASSPHRASE}, headers=headers
+    )
+    assert response.status_code == 201
+    assert response.headers["Location"] == f"/api/users/{response.get_json()['id']}"
+
+
+def test_a_script_name_from_the_server_does_not_change_the_location(client):
+    # gunicorn takes SCRIPT_NAME from a request header when it comes from loopback.
+    response = client.post(
+        "/api/users",
+        json={"username": "alice", "password": PASSPHRASE},
+        environ_overrides={"SCRIPT_NAME": "/evil"},
+    )
+    assert response.status_code == 201
+    assert response.headers["Location"] == f"/api/users/{response.get_json()['id']}"
 
 
 def test_the_location_serves_the_new_user(client):
@@ -135,6 +174,7 @@ def test_a_body_that_is_not_json_is_415(client, app, step, content_type):
     data = "username=alice&password=correct-horse-battery-staple"
     response = client.post("/api/users", data=data, content_type=content_type)
     assert_problem(response, 415)
+    assert "Accept-Encoding" not in response.headers  # the media type is wrong, not a coding
     assert user_count(app, step) == 0
 
 
@@ -149,6 +189,73 @@ def test_a_body_just_under_the_limit_is_accepted(client):
     payload = json.dumps({**VALID, "padding": "x" * 15 * 1024})
     response = client.post("/api/users", data=payload, content_type="application/json")
     assert response.status_code == 201
+
+
+def padded(size: int, after: bytes = b"") -> bytes:
+    """A valid registration padded with spaces to `size` bytes, then `after`."""
+    data = json.dumps(VALID).encode()
+    return data + b" " * (size - len(data)) + after
+
+
+def post_chunked(client, data: bytes):
+    """POST without Content-Length, as a server passes on a chunked body."""
+    return client.post(
+        "/api/users",
+        data=data,
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # what a server sets for one
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [padded(16 * 1024, b"not JSON" * 160), padded(16 * 1024, b" "), padded(16 * 1024)],
+    ids=["valid-json-then-more", "one-byte-over", "exactly-16-kib"],
+)
+def test_a_chunked_body_that_reaches_16_kib_is_413(client, app, step, spy, data):
+    # The first 16 KiB of each are a valid registration: cut there, it would be stored.
+    assert_problem(post_chunked(client, data), 413)
+    assert user_count(app, step) == 0
+    assert spy.hashed == []
+
+
+def test_a_chunked_body_under_the_limit_is_accepted(client):
+    response = post_chunked(client, padded(16 * 1024 - 1))
+    assert response.status_code == 201
+
+
+def test_a_body_of_exactly_16_kib_with_its_length_is_accepted(client):
+    response = client.post("/api/users", data=padded(16 * 1024), content_type="application/json")
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "coding", ["br", "gzip", "deflate", "zstd", "GZIP", "x-gzip", "gzip, identity", "unknown"]
+)
+def test_a_content_coding_is_415_with_accept_encoding(client, app, step, spy, coding):
+    # The body is plain JSON: read as if the coding were absent, it would register.
+    response = client.post("/api/users", json=VALID, headers={"Content-Encoding": coding})
+    body = assert_problem(response, 415)
+    assert "Content-Encoding" in body["detail"]
+    assert response.headers["Accept-Encoding"] == "identity"  # RFC 9110 §15.5.16
+    assert user_count(app, step) == 0
+    assert spy.hashed == []
+
+
+@pytest.mark.parametrize("coding", ["identity", "IDENTITY", ""])
+def test_the_identity_coding_is_no_coding(client, coding):
+    response = client.post("/api/users", json=VALID, headers={"Content-Encoding": coding})
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("coding", ["gzip, chunked", "deflate, chunked", "br, chunked"])
+def test_a_transfer_coding_other_than_chunked_is_501(client, app, step, spy, coding):
+    response = client.post("/api/users", json=VALID, headers={"Transfer-Encoding": coding})
+    body = assert_problem(response, 501)
+    assert "Transfer-Encoding" in body["detail"]
+    assert user_count(app, step) == 0
+    assert spy.hashed == []
 
 
 @pytest.mark.parametrize(
@@ -240,3 +347,45 @@ def test_get_on_the_collection_is_405_with_allow_header(client):
     response = client.get("/api/users")
     assert_problem(response, 405)
     assert "POST" in response.headers["Allow"]
+
+
+def test_a_locked_database_is_503_and_stores_nothing(client, app, step, short_busy_timeout):
+    # The write lock of another connection, such as an open `make shell` transaction.
+    with sqlite_lock(app.config["SQLALCHEMY_DATABASE_URI"]):
+        response = register(client)
+    assert_problem(response, 503)
+    assert int(response.headers["Retry-After"]) > 0
+    assert user_count(app, step) == 0
+    assert register(client).status_code == 201  # the same app, once the lock is gone
+
+
+def test_a_failed_insert_logs_no_password_and_no_hash(client, app, step, caplog):
+    """A database error's message names its statement, but never the values bound to it."""
+    with app.app_context(), step.db.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":  # its triggers resolve table names on use
+            connection.execute(
+                text(
+                    "CREATE TRIGGER broken BEFORE INSERT ON users "
+                    "BEGIN INSERT INTO no_such_table VALUES (1); END"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql "
+                    "AS $$ BEGIN RAISE EXCEPTION 'broken'; END $$"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER broken BEFORE INSERT ON users "
+                    "FOR EACH ROW EXECUTE FUNCTION broken()"
+                )
+            )
+    app.testing = False  # let Flask handle the exception as in production
+    response = register(client)
+    assert_problem(response, 500)
+    assert "INSERT INTO users" in caplog.text  # the statement is logged, for the developer
+    assert "$6$" not in caplog.text  # but not the hash bound to it
+    assert PASSPHRASE not in caplog.text
+    assert user_count(app, step) == 0

@@ -111,6 +111,53 @@ def test_hostile_authorization_headers_are_401(client, alice, header):
     assert_unauthorized(client.get("/api/resource", headers={"Authorization": header}))
 
 
+ALICE = base64.b64encode(f"alice:{PASSPHRASE}".encode()).decode()
+BOB = base64.b64encode(f"bob:{PASSPHRASE}".encode()).decode()
+
+# Each holds alice's valid credentials, which a lenient decoder would find and let in.
+LENIENTLY_DECODED = {
+    "junk-after-base64": f"Basic {ALICE}!!junk!!",
+    "another-header-joined": f"Basic {ALICE}, Basic {BOB}",
+    "two-headers-joined-by-the-server": f"Basic {ALICE},Basic {BOB}",
+    "the-same-header-twice": f"Basic {ALICE},Basic {ALICE}",
+    "space-inside-base64": f"Basic {ALICE[:8]} {ALICE[8:]}",
+    "padding-missing": "Basic " + ALICE.rstrip("="),
+    "bearer-scheme": f"Bearer {ALICE}",
+    "other-scheme": f"Token {ALICE}",
+    "tab-after-scheme": f"Basic\t{ALICE}",
+    "non-ascii-before-base64": f"Basic é{ALICE}",
+    "non-ascii-after-base64": f"Basic {ALICE}ÿ",
+}
+
+
+@pytest.mark.parametrize("authorization", LENIENTLY_DECODED.values(), ids=LENIENTLY_DECODED.keys())
+def test_only_one_well_formed_basic_value_authenticates(client, alice, spy, authorization):
+    assert_unauthorized(client.get("/api/resource", headers={"Authorization": authorization}))
+    assert spy.verified == []  # nobody was even tried
+
+
+@pytest.mark.parametrize("scheme", ["Basic", "basic", "BASIC", "bAsIc"])
+def test_the_scheme_is_case_insensitive(client, alice, scheme):
+    # RFC 9110 §11.1: "It uses a case-insensitive token to identify the scheme."
+    response = client.get("/api/resource", headers={"Authorization": f"{scheme} {ALICE}"})
+    assert response.status_code == 200
+
+
+def test_more_than_one_space_after_the_scheme_is_allowed(client, alice):
+    # RFC 9110 §11.4: credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
+    response = client.get("/api/resource", headers={"Authorization": f"Basic   {ALICE}"})
+    assert response.status_code == 200
+
+
+def test_credentials_that_are_not_utf8_are_refused(client):
+    # RFC 7617 §2.1: this server's charset is UTF-8; no Latin-1 fallback guesses for it.
+    password = "pässwörd-ünïcode-1"
+    registered = client.post("/api/users", json={"username": "jürgen", "password": password})
+    assert registered.status_code == 201
+    latin1 = base64.b64encode(f"jürgen:{password}".encode("latin-1")).decode()
+    assert_unauthorized(client.get("/api/resource", headers={"Authorization": f"Basic {latin1}"}))
+
+
 def test_utf8_credentials_work(client):
     password = "pässwörd-ünïcode-1"
     assert (

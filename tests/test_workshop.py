@@ -5,6 +5,7 @@ pytest subprocess of its own, pointed at the starter's folder by STEPS_ROOT (exa
 what `make check` does).
 """
 
+import ast
 import difflib
 import os
 import re
@@ -44,8 +45,15 @@ def todo_places(starter: list[str]) -> list[tuple[int, str]]:
     return places
 
 
-def is_import_or_docstring(line: str) -> bool:
-    return line.startswith(("import ", "from ", '"""'))
+def import_lines(source: str) -> set[str]:
+    """Every line of the source's import statements, those that span lines included."""
+    lines = source.splitlines()
+    return {
+        line
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for line in lines[node.lineno - 1 : node.end_lineno]
+    }
 
 
 @pytest.mark.parametrize("number", NUMBERS)
@@ -71,7 +79,9 @@ def test_a_starter_without_its_todos_is_the_code_before_the_step(number):
 def test_todos_sit_exactly_where_the_step_adds_code(number):
     starter = workshop.starter_source(number).splitlines()
     before = code_lines(workshop.base_lines(number))
-    after = code_lines((ROOT / STEPS[number - 1] / "app.py").read_text().splitlines())
+    source = (ROOT / STEPS[number - 1] / "app.py").read_text()
+    after = code_lines(source.splitlines())
+    imports = import_lines(source)
     places = todo_places(starter)
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     additions = [
@@ -83,7 +93,7 @@ def test_todos_sit_exactly_where_the_step_adds_code(number):
         assert any(i1 <= place <= i2 for i1, i2, _ in additions), f"misplaced: {todo}"
     # Every addition but the imports and the docstring (one TODO lists the imports) has one.
     for i1, i2, added in additions:
-        if not all(is_import_or_docstring(line) for line in added):
+        if not all(line in imports or line.startswith('"""') for line in added):
             assert any(i1 <= place <= i2 for place, _ in places), "\n".join(added)
 
 
