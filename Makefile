@@ -2,12 +2,12 @@
 
 # STEP given on the command line or in the environment narrows `make test` to that step.
 STEP_GIVEN := $(filter command line environment,$(origin STEP))
-STEP ?= 4
+STEP ?= 5
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTHON ?= python3
 
-STEPS := step1_models step2_hashing step3_registration step4_auth
+STEPS := step1_models step2_hashing step3_registration step4_auth step5_tokens
 step_dir = $(word $(1),$(STEPS))
 previous_step_dir = $(word $(1),- $(STEPS))
 
@@ -16,9 +16,9 @@ VENV := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 
-# Stops a recipe with a clear message unless STEP is 1 to 4.
-check_step = case "$(STEP)" in 1|2|3|4) ;; \
-  *) echo "STEP must be 1, 2, 3 or 4 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
+# Stops a recipe with a clear message unless STEP is 1 to 5.
+check_step = case "$(STEP)" in 1|2|3|4|5) ;; \
+  *) echo "STEP must be 1, 2, 3, 4 or 5 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
 
 # Workshop mode (exercises/): WORKSHOP=1 makes run, shell, diff and notebook use your
 # working copy of the step in workshop/ instead of the solution.
@@ -37,7 +37,7 @@ valid-step:
 	@$(check_step)
 
 help: ## List the targets
-	@echo "Usage: make TARGET [STEP=1..4] [HOST=127.0.0.1] [PORT=5000] [WORKERS=k] [WORKSHOP=1]"
+	@echo "Usage: make TARGET [STEP=1..5] [HOST=127.0.0.1] [PORT=5000] [WORKERS=k] [WORKSHOP=1]"
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -53,7 +53,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	  -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
-run: valid-step $(INSTALLED) ## Serve step STEP (default 4) with Flask's development server (WORKSHOP=1: your copy)
+run: valid-step $(INSTALLED) ## Serve step STEP (default 5) with Flask's development server (WORKSHOP=1: your copy)
 	@$(check_copy)
 	@echo "Serving $(STEP_APP) on http://$(HOST):$(PORT) (Ctrl+C stops it)"
 	exec $(BIN)/flask --app $(STEP_APP) run --host $(HOST) --port $(PORT) \
@@ -115,7 +115,7 @@ serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn w
 	exec $(BIN)/gunicorn --workers $(or $(WORKERS),$(CORES)) --bind $(HOST):$(PORT) \
 	  --access-logfile - --no-control-socket '$(call step_dir,$(STEP)):create_app()'
 
-bench: valid-workers $(INSTALLED) ## Measure what authentication costs in step 4 (WORKERS=k: under gunicorn; SUITE=1: time the tests too)
+bench: valid-workers $(INSTALLED) ## Measure what authentication costs in steps 4 and 5 (WORKERS=k: under gunicorn; SUITE=1: time the tests too)
 	$(BIN)/python -m bench.run $(if $(WORKERS),--workers $(WORKERS)) $(if $(SUITE),--suite)
 
 clean: ## Remove local databases and caches (never your code)

@@ -46,6 +46,7 @@ class LoadResult:
     seconds: float  # wall time from the first request sent to the last answer
     latencies: list[float]  # per request, in the order the requests were given
     statuses: list[int]
+    bodies: list[bytes] = field(default_factory=list)  # in the same order
 
     @property
     def requests(self) -> int:
@@ -70,15 +71,15 @@ class LoadResult:
         }
 
 
-def send(port: int, request: Request) -> tuple[int, float]:
-    """Send one request on a new connection; return its status and latency in seconds."""
+def send(port: int, request: Request) -> tuple[int, float, bytes]:
+    """Send one request on a new connection; return its status, latency in seconds and body."""
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=120)
     try:
         start = time.perf_counter()
         connection.request(request.method, request.path, request.body, request.headers)
         response = connection.getresponse()
-        response.read()
-        return response.status, time.perf_counter() - start
+        body = response.read()
+        return response.status, time.perf_counter() - start, body
     finally:
         connection.close()
 
@@ -93,17 +94,19 @@ def run_load(
     """
     latencies = [0.0] * len(requests)
     statuses = [0] * len(requests)
+    bodies = [b""] * len(requests)
     with ThreadPoolExecutor(max_workers=clients) as pool:
         start = time.perf_counter()
         futures = {pool.submit(send, port, request): i for i, request in enumerate(requests)}
         for done, future in enumerate(as_completed(futures), start=1):
-            statuses[futures[future]], latencies[futures[future]] = future.result()
+            i = futures[future]
+            statuses[i], latencies[i], bodies[i] = future.result()
             show_progress(label, done, len(requests))
         seconds = time.perf_counter() - start
     unexpected = Counter(status for status in statuses if status != expected_status)
     if unexpected:
         raise RuntimeError(f"{label}: expected {expected_status}, got {dict(unexpected)}")
-    return LoadResult(label, clients, seconds, latencies, statuses)
+    return LoadResult(label, clients, seconds, latencies, statuses, bodies)
 
 
 def show_progress(label: str, done: int, total: int) -> None:

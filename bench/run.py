@@ -1,11 +1,12 @@
-"""`make bench`: what HTTP Basic authentication costs in step 4, in numbers.
+"""`make bench`: what authentication costs, with a password (step 4) and with a token (step 5).
 
-Every authenticated request carries the password, so every one pays a password
-verification that is slow on purpose. This times that verification in this
-process, derives the most authenticated requests per second a server could
-answer if verifying were all it did (the hash-bound limit), then starts step 4
-as a real server at PassLib's real cost (Flask's development server, or gunicorn
-with --workers K) and measures what it actually answers.
+With HTTP Basic, every authenticated request carries the password, so every one pays a
+password verification that is slow on purpose. This times that verification in this
+process, derives the most authenticated requests per second a server could answer if
+verifying were all it did (the hash-bound limit), then starts step 5, the complete app,
+as a real server at PassLib's real cost (Flask's development server, or gunicorn with
+--workers K) and measures what it actually answers: the resource with a password and
+with a token, the public user lookup, registration and token issuing, in one run.
 Run it from the repository root: python -m bench.run [--workers K] [--suite]
 """
 
@@ -22,14 +23,14 @@ from pathlib import Path
 from bench import machine
 from bench.load import Request, count_for, run_load
 from bench.suite import print_suite, time_suite
-from step4_auth import app as step  # computes DUMMY_HASH at the real cost: about a second
+from step5_tokens import app as step  # computes DUMMY_HASH at the real cost: about a second
 from tests.helpers import PASSPHRASE, basic_auth
 from tests.live import ROOT, LiveServer
 
 OUTPUT = ROOT / ".bench"
 WRONG_PASSWORD = "not-the-right-passphrase"  # long enough to reach the hash check
 VERIFY_SAMPLES = 3  # before the server starts, and again after it stops
-USER_LOOKUPS = 400
+CHEAP_REQUESTS = 1000  # of each kind that costs no hash: the public lookup, the token
 TIMING_PAIRS = 8
 BUSY_MACHINE = 0.1  # share of the cores used by other programs that makes figures unreliable
 
@@ -58,6 +59,10 @@ def authenticated(username: str, password: str) -> Request:
     return Request("GET", "/api/resource", basic_auth(username, password))
 
 
+def with_token(token: str) -> Request:
+    return Request("GET", "/api/resource", {"Authorization": f"Bearer {token}"})
+
+
 def load_server(server: LiveServer, processes: int, estimated_limit: float) -> dict:
     """Run every measured load against a started server; return the raw results."""
     port, clients = server.port, max(4, 2 * processes)
@@ -72,12 +77,23 @@ def load_server(server: LiveServer, processes: int, estimated_limit: float) -> d
     resource = run_load(port, "GET /api/resource", auth, clients, 200)
     cpu_after = machine.tree_cpu_seconds(server.process.pid)
 
-    lookups = [Request("GET", f"/api/users/{1 + n % len(users)}") for n in range(USER_LOOKUPS)]
-    lookup = run_load(port, "GET /api/users/<id>", lookups, clients, 200)
-
     count = count_for(8, estimated_limit, clients, 200)
     new = [registration(n) for n in range(processes, processes + count)]
     register = run_load(port, "POST /api/users", new, clients, 201)
+
+    count = count_for(8, estimated_limit, clients, 200)
+    grants = [
+        Request("POST", "/api/tokens", basic_auth(users[n % len(users)], PASSPHRASE))
+        for n in range(count)
+    ]
+    issuing = run_load(port, "POST /api/tokens", grants, clients, 200)
+    tokens = [json.loads(body)["access_token"] for body in issuing.bodies]
+
+    # The two kinds that cost no hash, back to back, so that both meet the same conditions.
+    lookups = [Request("GET", f"/api/users/{1 + n % len(users)}") for n in range(CHEAP_REQUESTS)]
+    lookup = run_load(port, "GET /api/users/<id>", lookups, clients, 200)
+    bearer = [with_token(tokens[n % len(tokens)]) for n in range(CHEAP_REQUESTS)]
+    token = run_load(port, "GET /api/resource (token)", bearer, clients, 200)
 
     # One client, the two kinds alternating, so that both see the same conditions.
     pairs = []
@@ -89,6 +105,8 @@ def load_server(server: LiveServer, processes: int, estimated_limit: float) -> d
     server_cpu = None if cpu_before is None else (cpu_after - cpu_before) / resource.requests
     return {
         "resource": resource,
+        "token": token,
+        "issuing": issuing,
         "lookup": lookup,
         "register": register,
         "timing": timing,
@@ -116,10 +134,10 @@ def benchmark(workers: int | None) -> dict:
     estimated_limit = min(processes, cores) / statistics.median(wall)  # sizes the runs
 
     target, make_vars = ("serve", {"WORKERS": str(workers)}) if workers else ("run", {})
-    print(f"Starting step 4 with `make {target}` ({report['server']}) ...", file=sys.stderr)
+    print(f"Starting step 5 with `make {target}` ({report['server']}) ...", file=sys.stderr)
     with (
         tempfile.TemporaryDirectory(prefix="bench-") as workdir,
-        LiveServer(4, Path(workdir), real_cost=True, target=target, make_vars=make_vars) as server,
+        LiveServer(5, Path(workdir), real_cost=True, target=target, make_vars=make_vars) as server,
     ):
         raw = load_server(server, processes, estimated_limit)
     time_verification(user, wall, cpu)
@@ -136,11 +154,16 @@ def benchmark(workers: int | None) -> dict:
     }
     report["hash_bound_limit"] = {"one_process": one_process_limit, "this_server": limit}
     resource, register, timing = raw["resource"], raw["register"], raw["timing"]
+    token, lookup, issuing = raw["token"], raw["lookup"], raw["issuing"]
     report["results"] = {
         "authenticated": {**resource.summary(), "vs_limit": resource.throughput / limit},
-        "user_lookup": raw["lookup"].summary(),
+        "token_authenticated": token.summary(),
+        "user_lookup": lookup.summary(),
         "registration": {**register.summary(), "vs_limit": register.throughput / limit},
+        "token_issuing": {**issuing.summary(), "vs_limit": issuing.throughput / limit},
     }
+    report["token_vs_user_lookup"] = token.throughput / lookup.throughput
+    report["token_vs_password"] = token.throughput / resource.throughput
     if raw["server_cpu"] is not None:
         report["results"]["authenticated"]["server_cpu_ms"] = raw["server_cpu"] * 1000
         report["server_cpu_per_request_vs_verification"] = raw["server_cpu"] / verify_cpu
@@ -169,13 +192,17 @@ def targets(report: dict, times_one_process: float) -> list[dict]:
         found.append(("server CPU per request / verification", value, "<= 1.1", value <= 1.1))
     value = report["unknown_user_vs_wrong_password"]["ratio"]
     found.append(("unknown user / wrong password", value, "0.9 to 1.1", 0.9 <= value <= 1.1))
+    value = report["token_vs_user_lookup"]
+    found.append(("token / public lookup (aim: 0.8)", value, ">= 0.5", value >= 0.5))
+    value = report["token_vs_password"]
+    found.append(("token / password (Basic)", value, ">= 100", value >= 100))
     return [dict(zip(("ratio", "value", "target", "met"), row, strict=True)) for row in found]
 
 
 def print_report(report: dict) -> None:
     m, hashing, verify = report["machine"], report["hash"], report["verify_password_seconds"]
     limits, results = report["hash_bound_limit"], report["results"]
-    print(f"\nWhat authentication costs: step 4 on {report['server']}")
+    print(f"\nWhat authentication costs: step 5 on {report['server']}")
     print(f"{report['date']}: {m['cores']} cores, {m['cpu']}, {m['system']}, Python {m['python']}")
     print(
         f"{hashing['scheme']} with {hashing['rounds']:,} rounds (PassLib's default cost):"
@@ -191,8 +218,10 @@ def print_report(report: dict) -> None:
     print(f"{'':32}" + "".join(f"{name:>9}" for name in header))
     rows = [
         ("GET /api/resource (Basic auth)", results["authenticated"]),
+        ("GET /api/resource (token)", results["token_authenticated"]),
         ("GET /api/users/<id> (no auth)", results["user_lookup"]),
         ("POST /api/users (registration)", results["registration"]),
+        ("POST /api/tokens (issuing)", results["token_issuing"]),
     ]
     for label, r in rows:
         share = f"{r['vs_limit']:.2f}" if "vs_limit" in r else "-"
@@ -241,7 +270,7 @@ def main() -> None:
     print_report(report)
     OUTPUT.mkdir(exist_ok=True)
     name = f"gunicorn-{options.workers}-workers" if options.workers else "dev-server"
-    path = OUTPUT / f"step4-{name}.json"
+    path = OUTPUT / f"step5-{name}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nWritten to {path.relative_to(ROOT)}")
     if options.suite:

@@ -72,6 +72,7 @@ def base_lines(number: int) -> list[str]:
 def wrap(text: str, width: int) -> list[str]:
     """Fill lines up to width, never breaking inside a `code span`."""
     lines: list[str] = []
+    text = " ".join(text.split())  # the manifest's own line breaks, in code spans too
     for word in re.findall(r"`[^`]*`\S*|\S+", text):
         if lines and len(lines[-1]) + 1 + len(word) <= width:
             lines[-1] += " " + word

@@ -32,6 +32,7 @@ def fresh_database_url(tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'test.sqlite'}"
     engine = create_engine(url)
     with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS tokens"))  # step 5's, which refers to users
         connection.execute(text("DROP TABLE IF EXISTS users"))
     engine.dispose()
     return url

@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-STEPS = ("step1_models", "step2_hashing", "step3_registration", "step4_auth")
+STEPS = ("step1_models", "step2_hashing", "step3_registration", "step4_auth", "step5_tokens")
 PASSPHRASE = "correct-horse-battery-staple"
 
 
@@ -19,6 +19,14 @@ def steps_from(first: int) -> list:
         pytest.param(name, id=name, marks=getattr(pytest.mark, f"step{number}"))
         for number, name in enumerate(STEPS, start=1)
         if number >= first
+    ]
+
+
+def live_steps(*numbers: int) -> list:
+    """Parameters for tests that start a live server of each of these steps."""
+    return [
+        pytest.param(number, id=f"step{number}", marks=getattr(pytest.mark, f"step{number}"))
+        for number in numbers
     ]
 
 

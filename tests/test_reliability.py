@@ -1,4 +1,4 @@
-"""Live servers of steps 3 and 4 under simultaneous requests, and killed mid-flight.
+"""Live servers of steps 3 to 5 under simultaneous requests, and killed mid-flight.
 
 Each test starts its own server on a new database. The rest of the reliability suite:
 test_reliability_input.py (hostile bodies), test_reliability_headers.py (hostile
@@ -12,15 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.helpers import PASSPHRASE, assert_problem, basic_auth, register_live, stored_users
+from tests.helpers import (
+    PASSPHRASE,
+    assert_problem,
+    basic_auth,
+    live_steps,
+    register_live,
+    stored_users,
+)
 
 pytestmark = pytest.mark.live
 
-BOTH_STEPS = pytest.mark.parametrize(
-    "step",
-    [pytest.param(3, marks=pytest.mark.step3), pytest.param(4, marks=pytest.mark.step4)],
-    ids=["step3", "step4"],
-)
+EVERY_STEP_THAT_REGISTERS = pytest.mark.parametrize("step", live_steps(3, 4, 5))
 
 
 def concurrently(function, arguments):
@@ -41,7 +44,7 @@ def assert_no_database_errors(responses):
         assert response.status_code < 500, response.text
 
 
-@BOTH_STEPS
+@EVERY_STEP_THAT_REGISTERS
 def test_twelve_registrations_of_one_name_at_once_make_one_user(live_server, step):
     server = live_server(step)
     responses = concurrently(lambda _: register_live(server, "racer"), range(12))
@@ -53,7 +56,7 @@ def test_twelve_registrations_of_one_name_at_once_make_one_user(live_server, ste
     assert list(stored_users(server.database_url)) == ["racer"]
 
 
-@BOTH_STEPS
+@EVERY_STEP_THAT_REGISTERS
 def test_twenty_four_registrations_of_distinct_names_at_once_all_succeed(live_server, step):
     server = live_server(step)
     names = [f"user{number}" for number in range(24)]
@@ -64,9 +67,9 @@ def test_twenty_four_registrations_of_distinct_names_at_once_all_succeed(live_se
     assert sorted(stored_users(server.database_url)) == sorted(names)
 
 
-@pytest.mark.step4
-def test_a_registered_user_survives_a_crash(live_server):
-    server = live_server(4)
+@pytest.mark.parametrize("step", live_steps(4, 5))
+def test_a_registered_user_survives_a_crash(live_server, step):
+    server = live_server(step)
     assert register_live(server, "survivor").status_code == 201
     server.kill()  # SIGKILL: no shutdown code runs
     server.start()  # the same database, as after a restart

@@ -24,7 +24,7 @@ from tests.helpers import (
     stored_users,
 )
 
-pytestmark = [pytest.mark.live, pytest.mark.step4]
+pytestmark = [pytest.mark.live, pytest.mark.step5]  # the complete app: every step has the code
 
 POSTGRES_CTL = os.environ.get("TEST_POSTGRES_CTL")
 
@@ -44,7 +44,7 @@ def assert_one_line_per_503(server, count):
 
 @pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="holds an SQLite lock")
 def test_a_busy_sqlite_database_is_503_then_serves_again(live_server):
-    server = live_server(4)
+    server = live_server(5)
     assert register_live(server, "before").status_code == 201
     with sqlite_lock(server.database_url):  # the write lock: reads go on
         # SQLite's driver waits 5 s for the lock before it gives up.
@@ -61,7 +61,7 @@ def postgres(action: str) -> None:
 
 @pytest.mark.skipif(not POSTGRES_CTL, reason="stops the PostgreSQL of make test-postgres")
 def test_a_postgresql_server_that_goes_away_is_503_then_serves_again(live_server):
-    server = live_server(4)
+    server = live_server(5)
     assert register_live(server, "before").status_code == 201
     # Restarted while the app is idle: the pool tests each connection before use, so
     # the first request after the restart does not meet a connection that died.

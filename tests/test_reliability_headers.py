@@ -1,7 +1,7 @@
-"""Hostile Authorization headers sent over real HTTP to a live server of step 4.
+"""Hostile Authorization headers sent over real HTTP to live servers of steps 4 and 5.
 
 Each one is a 401 problem with a WWW-Authenticate challenge, never a 500, and the
-right credentials still work afterwards.
+right credentials still work afterwards. Step 5 also gets hostile bearer tokens.
 """
 
 import base64
@@ -9,14 +9,11 @@ import base64
 import pytest
 import requests
 
-from tests.helpers import PASSPHRASE, assert_problem, basic_auth, register_live
+from tests.helpers import PASSPHRASE, assert_problem, basic_auth, live_steps, register_live
 
 pytestmark = [
     pytest.mark.live,
-    pytest.mark.step4,
-    pytest.mark.parametrize(
-        "shared_live_server", [pytest.param(4, id="step4")], indirect=True, scope="module"
-    ),
+    pytest.mark.parametrize("shared_live_server", live_steps(4, 5), indirect=True, scope="module"),
 ]
 
 
@@ -53,7 +50,7 @@ HOSTILE = {
 def test_hostile_authorization_headers_are_401(shared_live_server, alice, authorization):
     response = get_resource(shared_live_server, authorization)
     assert_problem(response, 401)
-    assert response.headers["WWW-Authenticate"].startswith('Basic realm="')
+    assert 'Basic realm="' in response.headers["WWW-Authenticate"]
 
 
 def test_a_header_over_the_servers_line_limit_is_refused_before_the_app(shared_live_server):
@@ -70,5 +67,42 @@ def test_the_right_credentials_still_work(shared_live_server, alice):
         headers=basic_auth("alice", PASSPHRASE),
         timeout=60,
     )
+    assert response.status_code == 200
+    assert response.json() == {"data": "Hello, alice!"}
+
+
+@pytest.fixture(scope="module")
+def token(shared_live_server, alice):
+    if shared_live_server.step < 5:
+        pytest.skip("tokens begin in step 5")
+    response = requests.post(
+        f"{shared_live_server.url}/api/tokens",
+        headers=basic_auth("alice", PASSPHRASE),
+        timeout=60,
+    )
+    assert response.status_code == 200
+    return response.json()["access_token"]
+
+
+HOSTILE_BEARER = {
+    "scheme-only": lambda token: "Bearer",
+    "junk-after-the-token": lambda token: f"Bearer {token}!!junk",
+    "two-tokens": lambda token: f"Bearer {token} {token}",
+    "joined-headers": lambda token: f"Bearer {token},Bearer {token}",
+    "raw-bytes": lambda token: b"Bearer " + token.encode() + b"\xff",
+    "5000-characters": lambda token: "Bearer " + "A" * 5000,
+    "nul": lambda token: f"Bearer {token}\0",
+}
+
+
+@pytest.mark.parametrize("make_value", HOSTILE_BEARER.values(), ids=HOSTILE_BEARER.keys())
+def test_hostile_bearer_values_are_401_invalid_token(shared_live_server, token, make_value):
+    response = get_resource(shared_live_server, make_value(token))
+    assert_problem(response, 401)
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_the_token_still_works(shared_live_server, token):
+    response = get_resource(shared_live_server, f"Bearer {token}")
     assert response.status_code == 200
     assert response.json() == {"data": "Hello, alice!"}

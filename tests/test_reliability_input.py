@@ -1,4 +1,4 @@
-"""Hostile registration bodies sent over real HTTP to live servers of steps 3 and 4.
+"""Hostile registration bodies sent over real HTTP to live servers of steps 3 to 5.
 
 The in-process tests (test_step3_registration.py) check each validation rule and
 that nothing is hashed before it passes; these send the same kind of attack through
@@ -13,16 +13,13 @@ import unicodedata
 import pytest
 import requests
 
-from tests.helpers import PASSPHRASE, assert_problem, register_live, stored_users
+from tests.helpers import PASSPHRASE, assert_problem, live_steps, register_live, stored_users
 
 pytestmark = [
     pytest.mark.live,
     pytest.mark.parametrize(
         "shared_live_server",
-        [
-            pytest.param(3, id="step3", marks=pytest.mark.step3),
-            pytest.param(4, id="step4", marks=pytest.mark.step4),
-        ],
+        live_steps(3, 4, 5),
         indirect=True,
         scope="module",
     ),

@@ -1,8 +1,9 @@
-"""Where a password could leak from a live server of step 4: responses, logs, the database.
+"""Where a secret could leak from a live server of step 4 or 5: responses, logs, the database.
 
 One server gets every kind of request that carries the password (registration, a taken
-name, a refused name, right and wrong credentials, an unknown user), then stops; the
-tests then look for the password in everything the server produced.
+name, a refused name, right and wrong credentials, an unknown user) and, in step 5, every
+kind that carries a token (issued, used, revoked, used again), then stops; the tests then
+look for the password, its hash and the token in everything the server produced.
 """
 
 import base64
@@ -13,14 +14,11 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from tests.helpers import basic_auth, register_live, stored_users
+from tests.helpers import basic_auth, live_steps, register_live, stored_users
 
 pytestmark = [
     pytest.mark.live,
-    pytest.mark.step4,
-    pytest.mark.parametrize(
-        "shared_live_server", [pytest.param(4, id="step4")], indirect=True, scope="module"
-    ),
+    pytest.mark.parametrize("shared_live_server", live_steps(4, 5), indirect=True, scope="module"),
 ]
 
 SECRET = "plum-orbit-lantern-quiet-9431"  # appears nowhere else, so a find is a leak
@@ -28,7 +26,7 @@ SECRET = "plum-orbit-lantern-quiet-9431"  # appears nowhere else, so a find is a
 
 @pytest.fixture(scope="module")
 def responses(shared_live_server):
-    """Every request a client makes with the secret password; their responses."""
+    """Every request a client makes with the secret password or token; their responses."""
     server = shared_live_server
     responses = [register_live(server, "keeper", SECRET)]
     location = urljoin(responses[0].url, responses[0].headers["Location"])  # a relative reference
@@ -39,6 +37,18 @@ def responses(shared_live_server):
     responses.append(register_live(server, "keeper", SECRET))
     responses.append(register_live(server, "keeper:2", SECRET))
     assert [response.status_code for response in responses] == [201, 200, 200, 401, 401, 409, 400]
+    if server.step >= 5:
+        issued = requests.post(
+            f"{server.url}/api/tokens", headers=basic_auth("keeper", SECRET), timeout=60
+        )
+        bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+        responses += [
+            issued,
+            requests.get(f"{server.url}/api/resource", headers=bearer, timeout=60),
+            requests.delete(f"{server.url}/api/tokens", headers=bearer, timeout=60),
+            requests.get(f"{server.url}/api/resource", headers=bearer, timeout=60),
+        ]
+        assert [response.status_code for response in responses[-4:]] == [200, 200, 204, 401]
     server.stop()  # so that the log and the database files are complete
     return responses
 
@@ -46,6 +56,15 @@ def responses(shared_live_server):
 @pytest.fixture(scope="module")
 def stored_hash(shared_live_server, responses):
     return stored_users(shared_live_server.database_url)["keeper"]
+
+
+@pytest.fixture(scope="module")
+def token(shared_live_server, responses):
+    """Step 5's token, from the response that issued it."""
+    if shared_live_server.step < 5:
+        pytest.skip("tokens begin in step 5")
+    issued = next(response for response in responses if response.url.endswith("/api/tokens"))
+    return issued.json()["access_token"]
 
 
 def test_no_response_contains_the_password_or_its_hash(responses, stored_hash):
@@ -71,3 +90,27 @@ def test_the_database_file_holds_the_hash_not_the_password(shared_live_server, s
     stored = b"".join(file.read_bytes() for file in files)
     assert stored_hash.encode() in stored
     assert SECRET.encode() not in stored
+
+
+def test_only_the_response_that_issues_a_token_contains_it(responses, token):
+    issuing = [response for response in responses if token in response.text]
+    assert [
+        (response.request.method, response.url.endswith("/api/tokens")) for response in issuing
+    ] == [("POST", True)]
+    assert all(token not in str(response.headers) for response in responses)
+
+
+def test_no_log_line_contains_the_token(shared_live_server, token):
+    log = shared_live_server.log_text()
+    assert "DELETE /api/tokens" in log  # the log does record the requests
+    assert token not in log
+    assert token.partition("_")[2] not in log  # not even without its prefix
+
+
+def test_the_database_file_never_holds_the_token(shared_live_server, token):
+    url = make_url(shared_live_server.database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("reads the bytes of an SQLite file")
+    path = Path(url.database)
+    stored = b"".join(file.read_bytes() for file in sorted(path.parent.glob(path.name + "*")))
+    assert token.encode() not in stored

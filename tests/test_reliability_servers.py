@@ -21,7 +21,7 @@ SERVERS = [
     pytest.param(
         (step, target), id=f"step{step}-{target}", marks=getattr(pytest.mark, f"step{step}")
     )
-    for step in (3, 4)
+    for step in (3, 4, 5)
     for target in ("run", "serve")
 ]
 

@@ -1,0 +1,346 @@
+"""Step 5: token authentication, bearer tokens that are cheap to check."""
+
+import hashlib
+import os
+import secrets
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+
+from flask import Flask, Request, abort, current_app, jsonify, make_response, request
+from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
+from flask_sqlalchemy import SQLAlchemy
+from passlib.apps import custom_app_context as pwd_context
+from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from werkzeug.exceptions import (
+    BadRequest,
+    Conflict,
+    HTTPException,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    # Room for the ~120-character sha512_crypt hashes of step 2, and more.
+    password_hash: Mapped[str] = mapped_column(String(255))
+
+    def hash_password(self, password: str) -> None:
+        self.password_hash = pwd_context.hash(password)
+
+    def verify_password(self, password: str) -> bool:
+        return pwd_context.verify(password, self.password_hash)
+
+    def to_dict(self) -> dict:
+        # The one place that decides what a client sees: never the hash.
+        return {"id": self.id, "username": self.username}
+
+
+def utc_now() -> datetime:
+    """The app's one clock: the time in UTC, naive like the DateTime columns."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Token(db.Model):
+    """An access token of a user, stored as its SHA-256 digest and never as itself."""
+
+    __tablename__ = "tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(), index=True)
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        # Fast on purpose, unlike a password hash: nobody can find 256 random bits from
+        # their digest, and a slow hash would cost every request what tokens save.
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User, lifetime: int) -> str:
+        """Store a new token for `user`, valid for `lifetime` seconds, and return it."""
+        token = "fra_" + secrets.token_urlsafe(32)  # a prefix scanners know, 256 random bits
+        row = cls(digest=cls.digest_of(token), user_id=user.id, created_at=utc_now())
+        row.expires_at = row.created_at + timedelta(seconds=lifetime)
+        db.session.add(row)
+        return token
+
+
+def problem(error: HTTPException):
+    """Render an HTTP error as RFC 9457 problem details instead of an HTML page."""
+    response = error.get_response()  # keeps headers such as Allow on a 405
+    body = jsonify(title=error.name, status=error.code, detail=error.description)
+    response.set_data(body.get_data())
+    response.content_type = "application/problem+json"
+    return response
+
+
+def database_unavailable(error: OperationalError):
+    """Answer 503 with Retry-After (RFC 9110 §15.6.4) while the database cannot serve."""
+    # PEP 249 files a refused or lost connection and a busy database under this error.
+    # SQLite files mistakes such as "no such column" there too: no retry cures those.
+    sqlite_error = getattr(error.orig, "sqlite_errorname", None)  # None: not SQLite
+    if sqlite_error and not sqlite_error.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        raise error  # becomes the logged 500 of any unexpected error
+    reason = str(error.orig).partition("\n")[0]  # the driver's message, without the SQL
+    current_app.logger.warning("503, the database is unavailable: %s", reason)
+    detail = "The database is busy or unreachable. Try again in a few seconds."
+    return problem(ServiceUnavailable(detail, retry_after=5))
+
+
+def username_problem(username: str) -> str | None:
+    """Say what is wrong with an (already NFC-normalized) username, if anything."""
+    if not 1 <= len(username) <= 32:
+        return "must be 1 to 32 characters long"
+    # HTTP Basic credentials are "username:password", so a colon in a
+    # username would make that user unable to log in (RFC 7617).
+    if ":" in username:
+        return "must not contain a colon"
+    for char in username:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cf", "Cs") or category.startswith("Z"):
+            return f"must not contain spaces, control or format characters (U+{ord(char):04X})"
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    """Say what is wrong with a password, if anything. Never change it."""
+    if not 15 <= len(password) <= 128:
+        return "must be 15 to 128 characters long"
+    # sha512_crypt cannot hash U+0000, and lone surrogates are not text.
+    if any(char == "\0" or unicodedata.category(char) == "Cs" for char in password):
+        return "must not contain U+0000 or lone surrogates"
+    return None
+
+
+def read_json():
+    """Return the request's body parsed as JSON, or raise 400, 413, 415 or 501."""
+    # The HTTP server only removes the chunked framing: a body in any other coding would
+    # be parsed undecoded, so it is refused (RFC 9110 §15.5.16, RFC 9112 §6.1).
+    if (request.content_encoding or "identity").lower() != "identity":
+        detail = "This server decodes no Content-Encoding: send the body uncompressed."
+        response = problem(UnsupportedMediaType(detail))
+        response.headers["Accept-Encoding"] = "identity"
+        abort(response)
+    if request.headers.get("Transfer-Encoding", "chunked").lower() != "chunked":
+        abort(501, "Send the body with no Transfer-Encoding other than chunked.")
+    # Werkzeug stops reading a chunked body (no Content-Length to refuse up front) at
+    # MAX_CONTENT_LENGTH without an error: one that reaches the limit may go on.
+    if request.content_length is None and len(request.get_data()) >= request.max_content_length:
+        abort(413)
+    try:
+        return request.get_json()  # Flask answers 415 for other content types
+    except BadRequest:
+        raise BadRequest("The body is not valid JSON encoded as UTF-8.") from None
+    except RecursionError:
+        raise BadRequest("The JSON body is nested too deeply.") from None
+
+
+def read_credentials() -> tuple[str, str]:
+    """Return the username and password of a registration request, or raise 400."""
+    data = read_json()
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str):
+        raise BadRequest("'username' is required and must be a string.")
+    if not isinstance(password, str):
+        raise BadRequest("'password' is required and must be a string.")
+    # NFC first, so that "é" typed as one or as two code points is one name.
+    username = unicodedata.normalize("NFC", username)
+    if reason := username_problem(username):
+        raise BadRequest(f"'username' {reason}.")
+    if reason := password_problem(password):
+        raise BadRequest(f"'password' {reason}.")
+    return username, password
+
+
+class SafeRequest(Request):
+    """Flask's request, whose `authorization` is None for any header it cannot parse."""
+
+    @property
+    def authorization(self):
+        try:
+            return super().authorization
+        except ValueError:  # Werkzeug 3.1.9 lets non-ASCII Basic credentials escape as this
+            return None
+
+
+class StrictBasicAuth(HTTPBasicAuth):
+    """Flask-HTTPAuth's Basic authentication, reading the header with Werkzeug's parser."""
+
+    def get_auth(self):
+        # Flask-HTTPAuth's own decoding skips what is not base64: "Basic <alice's>!!junk"
+        # or two headers joined with a comma would log in as alice. Werkzeug's parser
+        # takes one well-formed value only (RFC 7617); the rest counts as no credentials.
+        credentials = request.authorization
+        return credentials if credentials is not None and credentials.type == "basic" else None
+
+
+auth = StrictBasicAuth(realm="Flask REST auth tutorial")
+
+# Verified when the username is unknown, so that such a request costs as much
+# as a wrong password and response times do not reveal which usernames exist.
+DUMMY_HASH = pwd_context.hash("a password that belongs to nobody")
+
+
+@auth.verify_password
+def verify_password(username: str, password: str) -> User | None:
+    # Flask-HTTPAuth also calls this with two empty strings when the request
+    # has no credentials; those fail the checks below like any bad input.
+    username = unicodedata.normalize("NFC", username)
+    if username_problem(username) or password_problem(password):
+        return None  # registration refuses these, so no user can match
+    user = db.session.scalar(db.select(User).filter_by(username=username))
+    if user is None:
+        pwd_context.verify(password, DUMMY_HASH)
+        return None
+    return user if user.verify_password(password) else None
+
+
+@auth.error_handler
+def auth_error(status: int):
+    return problem(
+        Unauthorized("Send a valid username and password with HTTP Basic authentication.")
+    )
+
+
+def auth_scheme() -> str:
+    """The scheme that the Authorization header names, in lower case (RFC 9110 §11.1)."""
+    return request.headers.get("Authorization", "").partition(" ")[0].lower()
+
+
+token_auth = HTTPTokenAuth(scheme="Bearer", realm="Flask REST auth tutorial")
+
+
+@token_auth.verify_token
+def verify_token(token: str) -> User | None:
+    # Flask-HTTPAuth calls this only when a token was sent. It is looked up by digest,
+    # so the time the lookup takes says nothing about which tokens exist.
+    digest = Token.digest_of(token)
+    query = db.select(User).join(Token).where(Token.digest == digest, Token.expires_at > utc_now())
+    return db.session.scalar(query)
+
+
+@token_auth.error_handler
+def token_error(status: int):
+    response = problem(Unauthorized("Send a valid access token: POST /api/tokens issues one."))
+    if auth_scheme() == "bearer":  # an error code only if a token was sent (RFC 6750 §3.1)
+        response.headers["WWW-Authenticate"] = (
+            'Bearer realm="Flask REST auth tutorial", error="invalid_token", '
+            'error_description="The access token is unknown, expired or revoked."'
+        )
+    return response
+
+
+class AnyOfAuth(MultiAuth):
+    """Flask-HTTPAuth's MultiAuth, as RFC 9110 §11 asks: it picks the auth for the scheme
+    in any case (MultiAuth compares the case), and its 401 names every scheme the route
+    accepts, in one WWW-Authenticate field, so that a client learns each way in."""
+
+    def login_required(self, view):
+        auths = [self.main_auth, *self.additional_auths]
+
+        @wraps(view)
+        def decorated(*args, **kwargs):
+            chosen = next((a for a in auths if a.scheme.lower() == auth_scheme()), auths[0])
+            response = make_response(chosen.login_required(view)(*args, **kwargs))
+            if response.status_code == 401:
+                challenges = {a: a.authenticate_header() for a in auths}
+                challenges[chosen] = response.headers["WWW-Authenticate"]  # with any error=
+                response.headers["WWW-Authenticate"] = ", ".join(challenges.values())
+            return response
+
+        return decorated
+
+
+token_or_password = AnyOfAuth(token_auth, auth)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.request_class = SafeRequest
+    app.config.from_mapping(
+        # A relative SQLite path lands in the instance folder: one file per step.
+        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", f"sqlite:///{__package__}.sqlite"),
+        # No bound parameter (a password hash, say) in any error message or log line, and
+        # a pooled connection is tested before use, so a restarted database just works.
+        SQLALCHEMY_ENGINE_OPTIONS={"hide_parameters": True, "pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=16 * 1024,
+        TOKEN_LIFETIME=60 * 60,  # seconds; RFC 6750 §5.3 recommends an hour or less
+    )
+    if test_config is not None:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+
+    app.register_error_handler(HTTPException, problem)
+    app.register_error_handler(OperationalError, database_unavailable)
+
+    # The converter's max keeps ids that no INTEGER column can hold a 404.
+    @app.get("/api/users/<int(max=2147483647):id>")
+    def get_user(id: int):
+        user = db.get_or_404(User, id, description=f"There is no user with id {id}.")
+        return user.to_dict()
+
+    @app.post("/api/users")
+    def create_user():
+        username, password = read_credentials()
+        if db.session.scalar(db.select(User).filter_by(username=username)):
+            raise Conflict(f"The username '{username}' is already taken.")
+        user = User(username=username)
+        user.hash_password(password)
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # The check above spares a slow hash; this unique constraint is
+            # what holds when two requests race for the same name.
+            db.session.rollback()
+            raise Conflict(f"The username '{username}' is already taken.") from None
+        # A path, not a full URL (RFC 9110 §10.2.2 allows it), from the route alone:
+        # nothing a client sends, such as Host or a proxy's headers, can change it.
+        return user.to_dict(), 201, {"Location": f"/api/users/{user.id}"}
+
+    @app.post("/api/tokens")
+    @auth.login_required  # HTTP Basic only: a token never gets a new token
+    def issue_token():
+        # Expired tokens go each time one is issued, so the table does not grow forever.
+        db.session.execute(db.delete(Token).where(Token.expires_at <= utc_now()))
+        lifetime = app.config["TOKEN_LIFETIME"]
+        token = Token.issue(auth.current_user(), lifetime)
+        db.session.commit()
+        body = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}
+        return body, {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
+
+    @app.delete("/api/tokens")
+    @token_auth.login_required
+    def revoke_token():
+        digest = Token.digest_of(request.authorization.token)
+        db.session.execute(db.delete(Token).filter_by(digest=digest))
+        db.session.commit()
+        return "", 204
+
+    @app.get("/api/resource")
+    @token_or_password.login_required
+    def get_resource():
+        return {"data": f"Hello, {token_or_password.current_user().username}!"}
+
+    return app

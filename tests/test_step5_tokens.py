@@ -1,0 +1,368 @@
+"""Step 5: bearer tokens. POST /api/tokens issues one for a password, GET /api/resource
+takes a token or a password, DELETE /api/tokens revokes the token it is sent with.
+
+These tests run against step 5.
+"""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect, text
+
+from tests.helpers import PASSPHRASE, assert_problem, basic_auth, steps_from
+
+pytestmark = pytest.mark.parametrize("step", steps_from(5), indirect=True)
+
+REALM = "Flask REST auth tutorial"
+BOTH_CHALLENGES = f'Bearer realm="{REALM}", Basic realm="{REALM}"'
+
+
+@pytest.fixture
+def alice(client):
+    response = client.post("/api/users", json={"username": "alice", "password": PASSPHRASE})
+    assert response.status_code == 201
+    return response.get_json()
+
+
+def issue(client, username="alice", password=PASSPHRASE):
+    response = client.post("/api/tokens", headers=basic_auth(username, password))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of RFC 6750 §2.1, built by hand."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def challenge(response) -> str:
+    """The one WWW-Authenticate field of a 401 (RFC 9110 §11.6.1: challenges in one list)."""
+    (value,) = response.headers.getlist("WWW-Authenticate")
+    return value
+
+
+def assert_invalid_token(response):
+    body = assert_problem(response, 401)
+    value = challenge(response)
+    assert value.startswith(f'Bearer realm="{REALM}", error="invalid_token", error_description="')
+    return body, value
+
+
+def stored_tokens(app, step) -> list:
+    with app.app_context():
+        return step.db.session.execute(step.db.select(step.Token)).scalars().all()
+
+
+# Issuing: POST /api/tokens, for a username and password only.
+
+
+def test_a_token_response_has_the_fields_and_headers_of_oauth(client, alice, step):
+    response = client.post("/api/tokens", headers=basic_auth("alice", PASSPHRASE))
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body == {
+        "access_token": body["access_token"],
+        "token_type": "Bearer",
+        "expires_in": 3600,
+    }
+    # RFC 6749 §5.1: a response that holds a token must not be stored by any cache.
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+
+
+def test_a_token_is_a_prefix_and_256_random_bits(client, alice):
+    tokens = {issue(client) for _ in range(3)}
+    assert len(tokens) == 3  # a new one every time
+    for token in tokens:
+        prefix, _, secret = token.partition("_")
+        assert prefix == "fra"  # recognizable by a secret scanner
+        assert len(secret) == 43  # secrets.token_urlsafe(32): 32 bytes in URL-safe base64
+        assert set(secret) <= set(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        )
+
+
+def test_token_lifetime_is_configurable_in_seconds(step, tmp_path):
+    app = step.create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'lifetime.sqlite'}",
+            "TOKEN_LIFETIME": 60,
+        }
+    )
+    with app.app_context():
+        user = step.User(username="alice", password_hash="")
+        step.db.session.add(user)
+        step.db.session.commit()
+        token = step.Token.issue(user, 60)
+        step.db.session.commit()
+        (row,) = step.db.session.execute(step.db.select(step.Token)).scalars().all()
+        assert row.expires_at - row.created_at == timedelta(seconds=60)
+        assert row.digest == hashlib.sha256(token.encode()).hexdigest()
+        step.db.engine.dispose()
+    assert app.config["TOKEN_LIFETIME"] == 60
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        basic_auth("alice", "wrong-" + PASSPHRASE),
+        basic_auth("nobody", PASSPHRASE),
+        {"Authorization": "Basic !!junk!!"},
+    ],
+    ids=["no-credentials", "wrong-password", "unknown-user", "malformed"],
+)
+def test_issuing_without_a_valid_password_is_401_with_the_basic_challenge(
+    client, alice, app, step, headers
+):
+    response = client.post("/api/tokens", headers=headers)
+    assert_problem(response, 401)
+    assert challenge(response) == f'Basic realm="{REALM}"'
+    assert stored_tokens(app, step) == []
+
+
+def test_a_token_never_gets_a_new_token(client, alice, app, step):
+    token = issue(client)
+    for headers in (bearer(token), basic_auth("alice", token)):
+        response = client.post("/api/tokens", headers=headers)
+        assert_problem(response, 401)
+        assert challenge(response) == f'Basic realm="{REALM}"'
+    assert len(stored_tokens(app, step)) == 1
+
+
+def test_issuing_costs_one_password_verification(client, alice, spy):
+    issue(client)
+    assert len(spy.verified) == 1
+
+
+# Using: GET /api/resource with a token, or with a password as in step 4.
+
+
+def test_the_token_gets_the_resource(client, alice):
+    response = client.get("/api/resource", headers=bearer(issue(client)))
+    assert response.status_code == 200
+    assert response.get_json() == {"data": "Hello, alice!"}
+
+
+def test_each_token_is_its_own_users(client, alice):
+    assert (
+        client.post("/api/users", json={"username": "bob", "password": PASSPHRASE}).status_code
+        == 201
+    )
+    alices, bobs = issue(client), issue(client, "bob")
+    assert client.get("/api/resource", headers=bearer(bobs)).get_json() == {"data": "Hello, bob!"}
+    assert client.get("/api/resource", headers=bearer(alices)).get_json() == {
+        "data": "Hello, alice!"
+    }
+
+
+def test_a_token_request_verifies_no_password(client, alice, spy):
+    token = issue(client)
+    spy.verified.clear()
+    assert client.get("/api/resource", headers=bearer(token)).status_code == 200
+    assert spy.verified == []
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive(client, alice, scheme):
+    # RFC 9110 §11.1: "It uses a case-insensitive token to identify the scheme."
+    token = issue(client)
+    response = client.get("/api/resource", headers={"Authorization": f"{scheme} {token}"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("scheme", ["Basic", "basic", "BASIC"])
+def test_a_password_still_gets_the_resource_in_any_case_of_the_scheme(client, alice, scheme):
+    value = basic_auth("alice", PASSPHRASE)["Authorization"].replace("Basic", scheme, 1)
+    response = client.get("/api/resource", headers={"Authorization": value})
+    assert response.status_code == 200
+    assert response.get_json() == {"data": "Hello, alice!"}
+
+
+def test_no_credentials_is_401_with_both_challenges_and_no_error(client, alice, spy):
+    response = client.get("/api/resource")
+    assert_problem(response, 401)
+    assert challenge(response) == BOTH_CHALLENGES  # RFC 6750 §3.1: no error code here
+    assert spy.verified == []  # no token and no password: nothing to verify
+
+
+def test_a_wrong_password_is_401_with_both_challenges(client, alice):
+    response = client.get("/api/resource", headers=basic_auth("alice", "wrong-" + PASSPHRASE))
+    assert_problem(response, 401)
+    assert f'Bearer realm="{REALM}"' in challenge(response)
+    assert f'Basic realm="{REALM}"' in challenge(response)
+
+
+def test_an_unknown_token_is_invalid_token(client, alice):
+    _, value = assert_invalid_token(client.get("/api/resource", headers=bearer("fra_" + "A" * 43)))
+    assert value.endswith(f', Basic realm="{REALM}"')  # the other way in, in the same field
+
+
+@pytest.mark.parametrize(
+    "make_value",
+    [
+        lambda token: "Bearer",
+        lambda token: "Bearer ",
+        lambda token: f"Bearer {token}!!junk!!",
+        lambda token: f"Bearer {token[:-1]}",
+        lambda token: f"Bearer {token} {token}",
+        lambda token: f"Bearer {token}, Bearer {token}",
+        lambda token: f"Bearer {token},Bearer fra_{'B' * 43}",
+        lambda token: f"Bearer {token}=x",
+        lambda token: f"Bearer a=b, token={token}",
+        lambda token: f"Bearer é{token}",
+    ],
+    ids=[
+        "scheme-only",
+        "empty-token",
+        "junk-after-the-token",
+        "cut-short",
+        "a-second-token",
+        "two-headers-joined",
+        "valid-then-another",
+        "equals-sign",
+        "parameters",
+        "non-ascii",
+    ],
+)
+def test_a_malformed_bearer_value_is_401_invalid_token(client, alice, spy, make_value):
+    # Each but the first holds a valid token, which a lenient reader would find.
+    token = issue(client)
+    spy.verified.clear()
+    response = client.get("/api/resource", headers={"Authorization": make_value(token)})
+    assert_invalid_token(response)
+    assert spy.verified == []  # and never a password hash spent on it
+
+
+def test_a_token_in_the_query_string_or_a_form_is_ignored(client, alice):
+    # RFC 6750 §2.2 and §2.3 allow these; this API does not: URLs land in access logs.
+    token = issue(client)
+    for response in (
+        client.get(f"/api/resource?access_token={token}"),
+        client.get("/api/resource", data={"access_token": token}),
+    ):
+        assert_problem(response, 401)
+        assert challenge(response) == BOTH_CHALLENGES
+
+
+def test_an_expired_token_is_invalid_token(client, alice, step, monkeypatch):
+    issued_at = step.utc_now()
+    monkeypatch.setattr(step, "utc_now", lambda: issued_at)
+    token = issue(client)
+    monkeypatch.setattr(step, "utc_now", lambda: issued_at + timedelta(seconds=3599))
+    assert client.get("/api/resource", headers=bearer(token)).status_code == 200
+    monkeypatch.setattr(step, "utc_now", lambda: issued_at + timedelta(seconds=3600))
+    assert_invalid_token(client.get("/api/resource", headers=bearer(token)))
+    # An expired token can be neither used nor refreshed: the password is the only way back.
+    assert_problem(client.post("/api/tokens", headers=bearer(token)), 401)
+
+
+def test_the_clock_is_utc_and_naive_like_the_columns(step):
+    now = step.utc_now()
+    assert now.tzinfo is None
+    from datetime import UTC, datetime
+
+    assert abs(datetime.now(UTC).replace(tzinfo=None) - now) < timedelta(seconds=5)
+
+
+# Revoking: DELETE /api/tokens with the token itself.
+
+
+def test_revoking_is_204_and_the_token_is_then_invalid_everywhere(client, alice):
+    token = issue(client)
+    response = client.delete("/api/tokens", headers=bearer(token))
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert_invalid_token(client.get("/api/resource", headers=bearer(token)))
+    assert_invalid_token(client.delete("/api/tokens", headers=bearer(token)))
+
+
+def test_revoking_one_token_leaves_the_others(client, alice, app, step):
+    laptop, phone = issue(client), issue(client)
+    assert client.delete("/api/tokens", headers=bearer(laptop)).status_code == 204
+    assert client.get("/api/resource", headers=bearer(phone)).status_code == 200
+    assert len(stored_tokens(app, step)) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, basic_auth("alice", PASSPHRASE), bearer("fra_" + "A" * 43)],
+    ids=["no-credentials", "a-password", "an-unknown-token"],
+)
+def test_revoking_needs_a_valid_token(client, alice, app, step, headers):
+    issue(client)
+    response = client.delete("/api/tokens", headers=headers)
+    assert_problem(response, 401)
+    assert challenge(response).startswith(f'Bearer realm="{REALM}"')
+    assert "Basic" not in challenge(response)  # this route takes a token only
+    assert len(stored_tokens(app, step)) == 1
+
+
+# Storage: the digest only, and no expired rows kept.
+
+
+def test_the_database_holds_the_digest_never_the_token(client, alice, app, step):
+    token = issue(client)
+    with app.app_context(), step.db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT * FROM tokens")).mappings().all()
+    (row,) = rows
+    assert row["digest"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in str(dict(row))
+    assert row["user_id"] == alice["id"]
+
+
+def test_the_tokens_table_is_indexed_for_its_lookups(app, step):
+    with app.app_context():
+        inspector = inspect(step.db.engine)
+        columns = {column["name"]: column for column in inspector.get_columns("tokens")}
+        indexed = [index["column_names"] for index in inspector.get_indexes("tokens")]
+        (foreign_key,) = inspector.get_foreign_keys("tokens")
+        primary_key = inspector.get_pk_constraint("tokens")["constrained_columns"]
+    assert set(columns) == {"digest", "user_id", "created_at", "expires_at"}
+    assert not any(column["nullable"] for column in columns.values())
+    assert primary_key == ["digest"]  # the lookup by digest uses the primary key's index
+    assert ["user_id"] in indexed and ["expires_at"] in indexed
+    assert foreign_key["referred_table"] == "users"
+    assert foreign_key["constrained_columns"] == ["user_id"]
+
+
+def test_issuing_a_token_deletes_every_expired_one(client, alice, app, step, monkeypatch):
+    assert (
+        client.post("/api/users", json={"username": "bob", "password": PASSPHRASE}).status_code
+        == 201
+    )
+    start = step.utc_now()
+    monkeypatch.setattr(step, "utc_now", lambda: start)
+    old_alice, old_bob = issue(client), issue(client, "bob")
+    monkeypatch.setattr(step, "utc_now", lambda: start + timedelta(seconds=1800))
+    recent_bob = issue(client, "bob")
+    monkeypatch.setattr(step, "utc_now", lambda: start + timedelta(seconds=3600))
+    new_alice = issue(client)
+    digests = {row.digest for row in stored_tokens(app, step)}
+    assert digests == {step.Token.digest_of(recent_bob), step.Token.digest_of(new_alice)}
+    assert step.Token.digest_of(old_alice) not in digests
+    assert step.Token.digest_of(old_bob) not in digests
+
+
+def test_no_response_contains_the_password_or_its_hash(client, alice, app, step):
+    token = issue(client)
+    with app.app_context():
+        stored_hash = step.db.session.scalar(step.db.select(step.User.password_hash))
+    for response in (
+        client.get("/api/resource", headers=bearer(token)),
+        client.delete("/api/tokens", headers=bearer(token)),
+        client.get("/api/resource", headers=bearer(token)),
+    ):
+        text_seen = response.get_data(as_text=True) + str(response.headers)
+        assert PASSPHRASE not in text_seen
+        assert stored_hash not in text_seen
+        assert token not in text_seen
+
+
+def test_wrong_methods_on_tokens_are_405(client):
+    response = client.get("/api/tokens")
+    assert_problem(response, 405)
+    assert {"POST", "DELETE"} <= set(response.headers["Allow"].split(", "))
