@@ -39,6 +39,18 @@ def assert_problem(response, status):
     return body
 
 
+def assert_detail_says(problem: dict, words: str | tuple[str, ...]) -> None:
+    """The problem's detail contains the words, or one of them when a tuple lists several.
+
+    A tuple is for inputs whose true detail depends on the Python version (see DEEPLY_NESTED
+    in test_step3_registration.py): each of its words must be true for that input.
+    """
+    alternatives = (words,) if isinstance(words, str) else words
+    assert any(one in problem["detail"] for one in alternatives), (
+        f"a detail saying {' or '.join(map(repr, alternatives))}, not {problem['detail']!r}"
+    )
+
+
 class HashSpy:
     """Wraps a PassLib context and counts the hashes and verifications it does."""
 
