@@ -2,10 +2,15 @@
 
 import base64
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
+
+from tests.live import ROOT
 
 STEPS = ("step1_models", "step2_hashing", "step3_registration", "step4_auth")
 PASSPHRASE = "correct-horse-battery-staple"
@@ -81,3 +86,19 @@ def register_live(server, username: str, password: str = PASSPHRASE):
     """POST /api/users to a live server, as any HTTP client would."""
     body = {"username": username, "password": password}
     return requests.post(f"{server.url}/api/users", json=body, timeout=60)
+
+
+def make(*arguments: str, check: bool = False, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run a make target as a learner would, without the variables of a `make test` around us.
+
+    `cwd` runs the repository's Makefile in another folder: its relative paths then point
+    there, which lets a test try `make clean` on a scratch folder.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "STEP")}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(cwd), "-f", str(ROOT / "Makefile"), *arguments],
+        capture_output=True,
+        text=True,
+        check=check,
+        env=env,
+    )

@@ -6,17 +6,15 @@ what `make check` does).
 """
 
 import difflib
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
 from exercises import workshop
-from tests.helpers import STEPS
+from tests.helpers import STEPS, make
 from tests.live import ROOT
 
 NUMBERS = range(1, len(STEPS) + 1)
@@ -119,18 +117,6 @@ def test_make_check_collects_every_module_of_in_process_step_tests():
 # Every solution passing its step's tests is what the rest of `make test` proves: it runs
 # the same tests against the solutions in place. test_make_check_... below runs one copied
 # solution through `make check`, the way an attendee's finished copy is checked.
-
-
-def make(*arguments, check=False):
-    """Run a make target as a learner would, without the variables of a `make test` around us."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "STEP")}
-    return subprocess.run(
-        ["make", "--no-print-directory", "-C", str(ROOT), *arguments],
-        capture_output=True,
-        text=True,
-        check=check,
-        env=env,
-    )
 
 
 def test_make_exercise_never_overwrites_and_force_keeps_a_backup(tmp_path):
