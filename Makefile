@@ -142,7 +142,7 @@ serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn w
 bench: valid-workers $(INSTALLED) ## Measure what authentication costs in step 4 (WORKERS=k: under gunicorn; SUITE=1: time the tests too)
 	$(BIN)/python -m bench.run $(if $(WORKERS),--workers $(WORKERS)) $(if $(SUITE),--suite)
 
-clean: ## Remove local databases and caches (never your code)
-	rm -rf instance .pytest_cache .ruff_cache .bench
+clean: ## Remove the local databases (your workshop copies' too) and caches (never your code)
+	rm -rf instance $(WORKSHOP_DIR)/instance .pytest_cache .ruff_cache .bench
 	find . -path ./.venv -prune -o -path ./workshop -prune -o \
 	  -name __pycache__ -type d -exec rm -rf {} +

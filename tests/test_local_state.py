@@ -88,3 +88,37 @@ def test_pythonpath_comes_first_so_a_workshop_copy_wins(installed_environment, t
     python = installed_environment / "bin" / "python"
     found = find_package(python, STEPS[0], pythonpath=str(tmp_path))
     assert found == str(tmp_path / STEPS[0] / "__init__.py")
+
+
+def scratch_checkout(root: Path, workshop_dir: Path) -> tuple[list[Path], list[Path]]:
+    """A folder with the local state of a learner's checkout: what make clean removes, keeps."""
+    removed = [
+        root / "instance" / "step4_auth.sqlite",
+        root / ".pytest_cache" / "README.md",
+        root / "step4_auth" / "__pycache__" / "app.cpython-311.pyc",
+        workshop_dir / "instance" / "step3_registration.sqlite",
+    ]
+    kept = [
+        root / "step4_auth" / "app.py",
+        root / ".venv" / "lib" / "site-packages" / "flask_rest_auth_tutorial.pth",
+        workshop_dir / "step3_registration" / "app.py",
+        workshop_dir / "step3_registration.backup-20261129-090000" / "app.py",
+        workshop_dir / ".hints.json",
+    ]
+    for path in removed + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    return removed, kept
+
+
+@pytest.mark.parametrize("where", ["workshop", "elsewhere"])
+def test_make_clean_deletes_the_databases_also_of_workshop_copies_and_never_code(
+    tmp_path, where
+):
+    root = tmp_path / "checkout"
+    workshop_dir = root / "workshop" if where == "workshop" else tmp_path / "copies"
+    removed, kept = scratch_checkout(root, workshop_dir)
+    arguments = [] if where == "workshop" else [f"WORKSHOP_DIR={workshop_dir}"]
+    make("clean", *arguments, cwd=root, check=True)
+    assert [path for path in removed if path.exists()] == []
+    assert [path for path in kept if not path.exists()] == []
