@@ -112,9 +112,7 @@ def scratch_checkout(root: Path, workshop_dir: Path) -> tuple[list[Path], list[P
 
 
 @pytest.mark.parametrize("where", ["workshop", "elsewhere"])
-def test_make_clean_deletes_the_databases_also_of_workshop_copies_and_never_code(
-    tmp_path, where
-):
+def test_make_clean_deletes_the_databases_also_of_workshop_copies_and_never_code(tmp_path, where):
     root = tmp_path / "checkout"
     workshop_dir = root / "workshop" if where == "workshop" else tmp_path / "copies"
     removed, kept = scratch_checkout(root, workshop_dir)
