@@ -5,10 +5,12 @@
     python -m exercises.workshop hint STEP [--all]
 
 Starters are generated from the solutions and manifest.toml, never stored: the
-starter of step n is step n-1's app with the manifest's TODO comments in it.
+starter of step n is step n-1's app, under step n's docstring, with the manifest's TODO
+comments in it.
 """
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -56,10 +58,18 @@ def find_line(lines: list[str], wanted: str) -> int:
     return found[0]
 
 
+def docstring_length(lines: list[str]) -> int:
+    """How many lines the module docstring that opens an app takes."""
+    return ast.parse("\n".join(lines)).body[0].end_lineno
+
+
 def base_lines(number: int) -> list[str]:
-    """The code step n's starter is made of: step n-1's app, or step 1 minus `remove`."""
+    """The code step n's starter is made of: step n-1's app under step n's docstring, or
+    step 1 minus `remove`."""
     if number > 1:
-        return app_lines(step_entry(number - 1)["folder"])
+        lines = app_lines(step_entry(number - 1)["folder"])
+        docstring = app_lines(step_entry(number)["folder"])
+        return docstring[: docstring_length(docstring)] + lines[docstring_length(lines) :]
     entry = step_entry(1)
     lines = app_lines(entry["folder"])
     for first, stop in entry["remove"]:

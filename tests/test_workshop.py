@@ -5,6 +5,7 @@ pytest subprocess of its own, pointed at the starter's folder by STEPS_ROOT (exa
 what `make check` does).
 """
 
+import ast
 import difflib
 import re
 import shutil
@@ -46,13 +47,26 @@ def is_import_or_docstring(line: str) -> bool:
     return line.startswith(("import ", "from ", '"""'))
 
 
+def docstring_lines(source: str) -> list[str]:
+    """The lines of the module docstring that opens the source."""
+    node = ast.parse(source).body[0]
+    assert isinstance(node, ast.Expr) and isinstance(node.value.value, str)
+    return source.splitlines()[node.lineno - 1 : node.end_lineno]
+
+
 @pytest.mark.parametrize("number", NUMBERS)
 def test_a_starter_without_its_todos_is_the_code_before_the_step(number):
     starter = workshop.starter_source(number)
     assert starter.count(workshop.TODO) >= 2
     stripped = workshop.strip_todos(starter)
+    # The docstring names the step being built, as the solution's does; nothing else differs.
+    docstring = docstring_lines((ROOT / STEPS[number - 1] / "app.py").read_text())
+    assert docstring[0].startswith(f'"""Step {number}: ')
+    assert docstring_lines(stripped) == docstring
     if number > 1:
-        assert stripped == (ROOT / STEPS[number - 2] / "app.py").read_text()
+        before = (ROOT / STEPS[number - 2] / "app.py").read_text()
+        after_docstring = before.splitlines()[len(docstring_lines(before)) :]
+        assert stripped.splitlines() == docstring + after_docstring
         return
     # Step 1 has no step before it: its starter is step 1 with lines removed, nothing else.
     solution = (ROOT / STEPS[0] / "app.py").read_text().splitlines()
