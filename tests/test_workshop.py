@@ -7,6 +7,7 @@ what `make check` does).
 
 import ast
 import difflib
+import importlib
 import re
 import shutil
 from pathlib import Path
@@ -118,6 +119,64 @@ def test_every_starter_fails_the_new_tests_of_its_step_and_only_those(tmp_path):
         assert all(record["stage"] == "call" for record in failed), failed
         report, met, total = workshop.friendly_report(number, mine)
         assert total - met == report.count("\n  FAIL  ")
+
+
+def is_detail(node: ast.AST) -> bool:
+    """Whether the expression is `...["detail"]`: a problem's detail."""
+    return isinstance(node, ast.Subscript) and getattr(node.slice, "value", None) == "detail"
+
+
+def pinned_details(path: Path) -> set[str]:
+    """The words a step's test module requires in a problem's detail: the `detail` column of
+    its parametrize tables (every word of a tuple of true alternatives), and the strings its
+    assertions look for in a `...["detail"]` or pass to assert_detail_says."""
+    module = importlib.import_module(f"tests.{path.stem}")
+    pinned = set()
+    for function in vars(module).values():
+        for mark in getattr(function, "pytestmark", []):
+            names = mark.args[0] if mark.name == "parametrize" else ""
+            names = (
+                [name.strip() for name in names.split(",")] if isinstance(names, str) else names
+            )
+            if "detail" not in names:
+                continue
+            for row in mark.args[1]:
+                values = getattr(row, "values", row if len(names) > 1 else (row,))  # pytest.param
+                words = values[names.index("detail")]
+                pinned.update((words,) if isinstance(words, str) else words)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare) and is_detail(node.comparators[0]):
+            words = node.left
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "assert_detail_says":
+            words = node.args[1]
+        else:
+            continue
+        if isinstance(words, ast.Constant):
+            pinned.add(words.value)
+    return pinned
+
+
+STEP_TEST_MODULES = sorted((ROOT / "tests").glob("test_step*_*.py"))
+
+
+def test_pinned_details_come_from_tables_alternatives_and_assertions():
+    pinned = pinned_details(ROOT / "tests" / "test_step3_registration.py")
+    assert "colon" in pinned  # INVALID_BODIES
+    assert {"nested too deeply", "The body must be a JSON object."} <= pinned  # alternatives
+    assert "already taken" in pinned  # an assertion on body["detail"]
+
+
+@pytest.mark.parametrize("path", STEP_TEST_MODULES, ids=[path.stem for path in STEP_TEST_MODULES])
+def test_every_detail_the_step_tests_pin_is_in_the_steps_readme_or_hints(path):
+    folder = path.stem.removeprefix("test_")
+    entry = workshop.step_entry(STEPS.index(folder) + 1)
+    texts = [(ROOT / folder / "README.md").read_text()]
+    texts += [item["text"] for item in entry["hint"] + entry["todo"]]
+    docs = " ".join(" ".join(texts).split())  # line breaks in the docs are spaces
+    missing = sorted(
+        words for words in pinned_details(path) if " ".join(words.split()) not in docs
+    )
+    assert not missing, f"{folder}/README.md and its hints never say {missing}"
 
 
 def test_make_check_collects_every_module_of_in_process_step_tests():
