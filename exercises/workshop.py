@@ -246,13 +246,16 @@ def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
         # Modules of earlier steps re-check them; other modules belong to this step.
         origin = module.removeprefix("tests.test_").split("_")[0].replace("step", "step ")
         is_new = not origin.startswith("step ") or origin == f"step {number}"
+        mark = "" if is_new else f" (from {origin})"
         if not failed:
             rechecks_met += not is_new
-            line = f"  ok    {plain(test)}"
+            line = f"  ok    {plain(test)}{mark}"
         else:
-            some = f" ({len(failed)} of {len(cases)} cases)" if len(cases) > 1 else ""
-            line = f"  FAIL  {failure_line(failed[0])}{some}"
-        (new if is_new else earlier).append(line + ("" if is_new else f" (from {origin})"))
+            line = f"  FAIL  {failure_line(failed[0])}{mark}"
+            if len(cases) > 1:  # a table: which of its cases failed, by name
+                named = ", ".join(f"[{case['case']}]" for case in failed)
+                line += f"\n        {len(failed)} of {len(cases)} cases failed: {named}"
+        (new if is_new else earlier).append(line)
     if earlier and rechecks_met == len(earlier):
         earlier = [f"  ok    the {len(earlier)} expectations of the steps before still hold"]
     met = sum(line.startswith("  ok") for line in new) + rechecks_met

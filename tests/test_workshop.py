@@ -234,6 +234,73 @@ def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
     assert [row[2] for row in rows] == ["no", "yes", "no", "no"]
 
 
+# Mistakes a learner could make in step 3, written into a copy of its solution: (what the
+# solution says, what the copy says instead).
+MISTAKES = [
+    ('return user.to_dict(), 201, {"Location": location}', "return user.to_dict(), 201"),
+    (  # the first 409: a body that says it is a problem but is not JSON
+        "raise Conflict(f\"The username '{username}' is already taken.\")",
+        'return "taken", 409, {"Content-Type": "application/problem+json"}',
+    ),
+    ('if ":" in username:', "if False:"),  # a colon is let through
+    ("if not 1 <= len(username) <= 32:", "if not 1 <= len(username) <= 40:"),
+]
+
+
+@pytest.fixture(scope="module")
+def mistaken_check(tmp_path_factory) -> tuple[list[str], list[dict]]:
+    """The lines of `make check STEP=3` for a copy with MISTAKES, and its records."""
+    root = tmp_path_factory.mktemp("mistaken")
+    shutil.copytree(ROOT / STEPS[2], root / STEPS[2])
+    source = (root / STEPS[2] / "app.py").read_text()
+    for right, wrong in MISTAKES:
+        assert right in source
+        source = source.replace(right, wrong, 1)
+    (root / STEPS[2] / "app.py").write_text(source)
+    status, records, output = workshop.CheckRun(workshop.step_marks(3), root, "--tb=no").result()
+    assert status == 1, output
+    report, _, _ = workshop.friendly_report(3, records)
+    return report.splitlines(), records
+
+
+def failing_line(lines: list[str], test: str) -> str:
+    (line,) = [line for line in lines if line.startswith(f"  FAIL  {workshop.plain(test)}")]
+    return line
+
+
+def test_make_check_reports_what_came_back_when_a_test_cannot_read_it(mistaken_check):
+    lines, _ = mistaken_check
+    sent = 'sent POST /api/users {"username": "alice", "password": "correct-horse-battery-staple"}'
+    created = 'came back 201 CREATED application/json: {"id":1,"username":"alice"}'
+    for test in (
+        "test_registration_is_201_with_the_user_and_its_location",
+        "test_the_location_serves_the_new_user",
+    ):
+        line = failing_line(lines, test)
+        assert f"{sent}; expected a Location header" in line
+        assert line.endswith(created)
+    line = failing_line(lines, "test_taken_username_is_409")
+    assert "expected a JSON body" in line
+    assert line.endswith("came back 409 CONFLICT application/problem+json: taken")
+    for line in lines:  # never an exception of the test itself
+        assert "raised" not in line and "KeyError" not in line and "JSONDecodeError" not in line
+
+
+def test_a_failing_line_counts_and_names_every_failing_case_of_its_table(mistaken_check):
+    lines, records = mistaken_check
+    test = "test_invalid_bodies_are_400_and_store_nothing"
+    cases = [record for record in records if record["test"] == test]
+    failed = [record["case"] for record in cases if record["outcome"] == "failed"]
+    assert len(failed) == 3  # a colon, and two names of 33 characters
+    line = failing_line(lines, test)
+    assert line.startswith(f"  FAIL  {workshop.plain(test)} [{failed[0]}]: ")
+    named = ", ".join(f"[{case}]" for case in failed)
+    assert (
+        lines[lines.index(line) + 1]
+        == f"        {len(failed)} of {len(cases)} cases failed: {named}"
+    )
+
+
 def test_make_hint_shows_one_more_hint_each_time(tmp_path):
     where = f"WORKSHOP_DIR={tmp_path}"
     hints = workshop.step_entry(3)["hint"]
