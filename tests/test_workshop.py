@@ -247,10 +247,8 @@ MISTAKES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def mistaken_check(tmp_path_factory) -> tuple[list[str], list[dict]]:
-    """The lines of `make check STEP=3` for a copy with MISTAKES, and its records."""
-    root = tmp_path_factory.mktemp("mistaken")
+def mistaken_check(root: Path) -> tuple[list[str], list[dict]]:
+    """The lines of `make check STEP=3` for a copy of step 3 with MISTAKES, and its records."""
     shutil.copytree(ROOT / STEPS[2], root / STEPS[2])
     source = (root / STEPS[2] / "app.py").read_text()
     for right, wrong in MISTAKES:
@@ -268,8 +266,11 @@ def failing_line(lines: list[str], test: str) -> str:
     return line
 
 
-def test_make_check_reports_what_came_back_when_a_test_cannot_read_it(mistaken_check):
-    lines, _ = mistaken_check
+def test_make_check_says_what_came_back_and_which_cases_failed(tmp_path):
+    lines, records = mistaken_check(tmp_path)
+
+    # A test that cannot read the answer (no Location, a body that is not JSON) reports it
+    # like any failure: what was sent, what was expected, what came back.
     sent = 'sent POST /api/users {"username": "alice", "password": "correct-horse-battery-staple"}'
     created = 'came back 201 CREATED application/json: {"id":1,"username":"alice"}'
     for test in (
@@ -285,9 +286,7 @@ def test_make_check_reports_what_came_back_when_a_test_cannot_read_it(mistaken_c
     for line in lines:  # never an exception of the test itself
         assert "raised" not in line and "KeyError" not in line and "JSONDecodeError" not in line
 
-
-def test_a_failing_line_counts_and_names_every_failing_case_of_its_table(mistaken_check):
-    lines, records = mistaken_check
+    # A table's line counts its failed cases and names each of them.
     test = "test_invalid_bodies_are_400_and_store_nothing"
     cases = [record for record in records if record["test"] == test]
     failed = [record["case"] for record in cases if record["outcome"] == "failed"]
@@ -295,9 +294,8 @@ def test_a_failing_line_counts_and_names_every_failing_case_of_its_table(mistake
     line = failing_line(lines, test)
     assert line.startswith(f"  FAIL  {workshop.plain(test)} [{failed[0]}]: ")
     named = ", ".join(f"[{case}]" for case in failed)
-    assert (
-        lines[lines.index(line) + 1]
-        == f"        {len(failed)} of {len(cases)} cases failed: {named}"
+    assert lines[lines.index(line) + 1] == (
+        f"        {len(failed)} of {len(cases)} cases failed: {named}"
     )
 
 
