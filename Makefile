@@ -43,7 +43,7 @@ help: ## List the targets
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-install-dependencies: $(INSTALLED) ## Create .venv (unless one is active) and install the pinned requirements
+install-dependencies: $(INSTALLED) ## Create .venv with PYTHON (unless one is active), install the pinned requirements, put the steps on its path
 
 # The shell answers 127 for a command it cannot find (so do pyenv's shims), 126 for one it
 # cannot run; an interpreter that runs but is too old exits with 1.
