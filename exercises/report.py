@@ -71,7 +71,7 @@ def raised_in_the_app(item, excinfo) -> bool:
     return any(Path(str(entry.path)).is_relative_to(folder) for entry in excinfo.traceback)
 
 
-def test_statement(item, excinfo) -> str:
+def failing_statement(item, excinfo) -> str:
     """The statement of the test that failed (the call of a helper, when one failed)."""
     own = [entry for entry in excinfo.traceback if Path(str(entry.path)) == item.path]
     return " ".join(str(own[-1].statement).split()) if own else ""
@@ -101,7 +101,7 @@ def expectation(item, report, call, response) -> str:
     """What the failed check expected, from pytest's message for it, or what was raised."""
     if call.excinfo is not None and not call.excinfo.errisinstance(AssertionError):
         if response is not None and not raised_in_the_app(item, call.excinfo):
-            return unreadable(call.excinfo, test_statement(item, call.excinfo))
+            return unreadable(call.excinfo, failing_statement(item, call.excinfo))
         return f"raised {call.excinfo.typename}: " + shorten(str(call.excinfo.value))
     crash = getattr(report.longrepr, "reprcrash", None)
     message = crash.message if crash else ""
