@@ -30,13 +30,13 @@ def test_a_python_that_does_not_exist_is_named_with_how_to_point_at_one(python, 
 
 
 def older_pythons() -> list[Path]:
-    versions = Path.home() / ".pyenv" / "versions"
+    """The interpreters older than 3.11 that pyenv installed, oldest first."""
     found = []
-    for folder in versions.glob("3.*") if versions.is_dir() else []:
-        numbers = re.match(r"3\.(\d+)\.\d+$", folder.name)
-        if numbers and int(numbers[1]) < 11 and (folder / "bin" / "python3").exists():
-            found.append(folder / "bin" / "python3")
-    return sorted(found)
+    for folder in (Path.home() / ".pyenv" / "versions").glob("3.*"):
+        minor = re.fullmatch(r"3\.(\d+)\.\d+", folder.name)
+        if minor and int(minor[1]) < 11 and (folder / "bin" / "python3").exists():
+            found.append((int(minor[1]), folder / "bin" / "python3"))
+    return [python for _, python in sorted(found)]
 
 
 @pytest.mark.skipif(not older_pythons(), reason="no Python older than 3.11 installed by pyenv")
