@@ -14,7 +14,9 @@ previous_step_dir = $(word $(1),- $(STEPS))
 # Use the active virtual environment if there is one, else .venv here.
 VENV := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed-requirements
+# Stamps in the environment: its requirements are installed; this folder is on its path.
+REQUIREMENTS := $(VENV)/.installed-requirements
+INSTALLED := $(VENV)/.installed-repository-path
 
 # Stops a recipe with a clear message unless STEP is 1 to 5.
 check_step = case "$(STEP)" in 1|2|3|4|5) ;; \
@@ -25,7 +27,7 @@ check_step = case "$(STEP)" in 1|2|3|4|5) ;; \
 WORKSHOP_DIR ?= workshop
 WORKSHOP_ON := $(filter 1,$(WORKSHOP))
 STEP_APP = $(if $(WORKSHOP_ON),$(WORKSHOP_DIR)/)$(call step_dir,$(STEP))
-STEP_PYTHONPATH = $(if $(WORKSHOP_ON),$(abspath $(WORKSHOP_DIR)):)$(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+WORKSHOP_PYTHONPATH = $(abspath $(WORKSHOP_DIR))$(if $(PYTHONPATH),:$(PYTHONPATH))
 check_copy = $(if $(WORKSHOP_ON),test -d $(STEP_APP) || { echo "There is no $(STEP_APP)/ yet: make exercise STEP=$(STEP) creates it." >&2; exit 2; })
 need_step = $(if $(STEP_GIVEN),$(check_step),echo "Say which step, for example: make $@ STEP=3" >&2; exit 2)
 WORKSHOP_TOOL = $(BIN)/python -m exercises.workshop --workshop $(WORKSHOP_DIR)
@@ -41,16 +43,38 @@ help: ## List the targets
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-install-dependencies: $(INSTALLED) ## Create .venv (unless one is active) and install the pinned requirements
+install-dependencies: $(INSTALLED) ## Create .venv with PYTHON (unless one is active), install the pinned requirements, put the steps on its path
 
-$(INSTALLED): requirements.txt requirements-dev.txt
+# The shell answers 127 for a command it cannot find (so do pyenv's shims), 126 for one it
+# cannot run; an interpreter that runs but is too old exits with 1.
+AGAIN = make $(firstword $(MAKECMDGOALS) install-dependencies)
+$(REQUIREMENTS): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || { \
-	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
-	    echo "Python 3.11 or newer is needed, for example: make $(firstword $(MAKECMDGOALS) install-dependencies) PYTHON=python3.12" >&2; \
-	    exit 1; }; \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))'; \
+	  case $$? in \
+	    0) ;; \
+	    126|127) \
+	      echo "PYTHON=$(PYTHON): command not found. Point PYTHON at a Python 3.11 or newer, by its name or its full path, for example:" >&2; \
+	      echo "  $(AGAIN) PYTHON=python3.12" >&2; \
+	      echo "  $(AGAIN) PYTHON=$$HOME/.pyenv/versions/3.13.0/bin/python3   (a Python that pyenv installed)" >&2; \
+	      exit 1;; \
+	    *) \
+	      echo "Python 3.11 or newer is needed, and $(PYTHON) is $$($(PYTHON) --version 2>&1). Choose another, for example: $(AGAIN) PYTHON=python3.12" >&2; \
+	      exit 1;; \
+	  esac; \
 	  echo "Creating a virtual environment in $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	  -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+# A .pth file in the environment's site-packages puts this folder on sys.path wherever Python
+# starts from it (a notebook kernel in notebooks/, an editor), so `import step1_models` works
+# there. PYTHONPATH still comes first: that is how WORKSHOP=1 puts your copies before it.
+PTH_FILE = import pathlib, sys, sysconfig; \
+  pathlib.Path(sysconfig.get_paths()["purelib"], "flask_rest_auth_tutorial.pth").write_text(sys.argv[1] + "\n")
+$(INSTALLED): $(REQUIREMENTS)
+	@echo "Putting $(CURDIR) on the path of $(VENV) (a .pth file in its site-packages)"
+	@$(BIN)/python -c '$(PTH_FILE)' "$(CURDIR)"
 	@touch $@
 
 run: valid-step $(INSTALLED) ## Serve step STEP (default 5) with Flask's development server (WORKSHOP=1: your copy)
@@ -63,12 +87,12 @@ shell: valid-step $(INSTALLED) ## Open a Python shell inside step STEP's app (fl
 	@$(check_copy)
 	exec $(BIN)/flask --app $(STEP_APP) shell
 
-# The notebooks call the server that `make run` starts with the same HOST and PORT,
-# and import the step packages from the repository root (WORKSHOP=1: from workshop/ first).
+# The notebooks call the server that `make run` starts with the same HOST and PORT, and
+# import the step packages through the environment's .pth file (WORKSHOP=1: workshop/ first).
 API_URL ?= http://$(HOST):$(PORT)
 .PHONY: notebook
 notebook: $(INSTALLED) ## Start Jupyter in notebooks/ (run `make run STEP=n` in another terminal)
-	cd notebooks && API_URL=$(API_URL) PYTHONPATH="$(STEP_PYTHONPATH)" \
+	cd notebooks && API_URL=$(API_URL) $(if $(WORKSHOP_ON),PYTHONPATH="$(WORKSHOP_PYTHONPATH)") \
 	  exec $(abspath $(BIN))/jupyter notebook $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
@@ -118,7 +142,7 @@ serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn w
 bench: valid-workers $(INSTALLED) ## Measure what authentication costs in steps 4 and 5 (WORKERS=k: under gunicorn; SUITE=1: time the tests too)
 	$(BIN)/python -m bench.run $(if $(WORKERS),--workers $(WORKERS)) $(if $(SUITE),--suite)
 
-clean: ## Remove local databases and caches (never your code)
-	rm -rf instance .pytest_cache .ruff_cache .bench
+clean: ## Remove the local databases (your workshop copies' too) and caches (never your code)
+	rm -rf instance $(WORKSHOP_DIR)/instance .pytest_cache .ruff_cache .bench
 	find . -path ./.venv -prune -o -path ./workshop -prune -o \
 	  -name __pycache__ -type d -exec rm -rf {} +

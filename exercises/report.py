@@ -9,12 +9,14 @@ language: what was sent, what was expected, what came back.
 import json
 import os
 import re
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from flask.testing import FlaskClient
 
 SHORT = 90
-exchanges: list[list[str]] = []
+exchanges: list[list] = []  # [what was sent, what came back, the response or None]
 records: list[dict] = []
 
 
@@ -41,26 +43,65 @@ def describe_request(args, kwargs) -> str:
 def describe_response(response) -> str:
     got = response.status
     if response.mimetype == "application/problem+json":
-        detail = (response.get_json(silent=True, force=True) or {}).get("detail") or ""
-        return shorten(f"{got}: {detail.split('. ')[0]}")
+        problem = response.get_json(silent=True, force=True)
+        detail = problem.get("detail") if isinstance(problem, dict) else None
+        if isinstance(detail, str):
+            return shorten(f"{got}: {detail.split('. ')[0]}")
     body = response.get_data(as_text=True)
     return shorten(f"{got} {response.mimetype}: {body}" if body else got)
 
 
 def record_exchanges(open_request):
     def open_and_record(self, *args, **kwargs):
-        exchange = [describe_request(args, kwargs), ""]  # stays empty if the app raises
+        exchange = [describe_request(args, kwargs), "", None]  # stays so if the app raises
         exchanges.append(exchange)
         response = open_request(self, *args, **kwargs)
-        exchange[1] = describe_response(response)
+        exchange[1:] = [describe_response(response), response]
         return response
 
     return open_and_record
 
 
-def expectation(report, call) -> str:
+def raised_in_the_app(item, excinfo) -> bool:
+    """Whether the learner's code is in the traceback, rather than only the test's."""
+    step = item.funcargs.get("step") if hasattr(item, "funcargs") else None
+    if not isinstance(step, ModuleType):
+        return True  # no step to tell apart: say what was raised
+    folder = Path(step.__file__).parent
+    return any(Path(str(entry.path)).is_relative_to(folder) for entry in excinfo.traceback)
+
+
+def failing_statement(item, excinfo) -> str:
+    """The statement of the test that failed (the call of a helper, when one failed)."""
+    own = [entry for entry in excinfo.traceback if Path(str(entry.path)) == item.path]
+    return " ".join(str(own[-1].statement).split()) if own else ""
+
+
+def unreadable(excinfo, statement: str) -> str:
+    """What a test expected to find in a response that did not have it.
+
+    The test raised while reading what came back (a missing header or key, a body that is
+    not JSON): that is the server's answer falling short, said as an expectation.
+    """
+    error = excinfo.value
+    if isinstance(error, KeyError) and error.args:  # Werkzeug's headers raise a KeyError too
+        key = str(error.args[0])
+        header = re.search(rf"headers\[['\"]{re.escape(key)}['\"]\]", statement)
+        wanted = f"a {key} header" if header else f"{key!r} in what came back"
+    elif isinstance(error, json.JSONDecodeError):
+        wanted = "a JSON body"
+    else:
+        wanted = f"an answer the test can read ({shorten(str(error), 60)})"
+    return f"expected {wanted}" + (
+        f" (the test reads: {shorten(statement, 70)})" if statement else ""
+    )
+
+
+def expectation(item, report, call, response) -> str:
     """What the failed check expected, from pytest's message for it, or what was raised."""
     if call.excinfo is not None and not call.excinfo.errisinstance(AssertionError):
+        if response is not None and not raised_in_the_app(item, call.excinfo):
+            return unreadable(call.excinfo, failing_statement(item, call.excinfo))
         return f"raised {call.excinfo.typename}: " + shorten(str(call.excinfo.value))
     crash = getattr(report.longrepr, "reprcrash", None)
     message = crash.message if crash else ""
@@ -86,7 +127,7 @@ def pytest_runtest_makereport(item, call):
         callspec = getattr(item, "callspec", None)
         step = callspec.params.get("step", "") if callspec else ""
         case = callspec.id.replace(step, "").strip("-") if callspec else ""
-        sent, got = exchanges[-1] if exchanges else ("", "")
+        sent, got, response = exchanges[-1] if exchanges else ("", "", None)
         records.append(
             {
                 "step": step,
@@ -96,7 +137,7 @@ def pytest_runtest_makereport(item, call):
                 "outcome": report.outcome,
                 "stage": report.when,
                 "sent": sent if report.failed else "",
-                "expected": expectation(report, call) if report.failed else "",
+                "expected": expectation(item, report, call, response) if report.failed else "",
                 "got": got if report.failed else "",
             }
         )

@@ -5,10 +5,12 @@
     python -m exercises.workshop hint STEP [--all]
 
 Starters are generated from the solutions and manifest.toml, never stored: the
-starter of step n is step n-1's app with the manifest's TODO comments in it.
+starter of step n is step n-1's app, under step n's docstring, with the manifest's TODO
+comments in it.
 """
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -56,10 +58,18 @@ def find_line(lines: list[str], wanted: str) -> int:
     return found[0]
 
 
+def docstring_length(lines: list[str]) -> int:
+    """How many lines the module docstring that opens an app takes."""
+    return ast.parse("\n".join(lines)).body[0].end_lineno
+
+
 def base_lines(number: int) -> list[str]:
-    """The code step n's starter is made of: step n-1's app, or step 1 minus `remove`."""
+    """The code step n's starter is made of: step n-1's app under step n's docstring, or
+    step 1 minus `remove`."""
     if number > 1:
-        return app_lines(step_entry(number - 1)["folder"])
+        lines = app_lines(step_entry(number - 1)["folder"])
+        docstring = app_lines(step_entry(number)["folder"])
+        return docstring[: docstring_length(docstring)] + lines[docstring_length(lines) :]
     entry = step_entry(1)
     lines = app_lines(entry["folder"])
     for first, stop in entry["remove"]:
@@ -237,13 +247,16 @@ def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
         # Modules of earlier steps re-check them; other modules belong to this step.
         origin = module.removeprefix("tests.test_").split("_")[0].replace("step", "step ")
         is_new = not origin.startswith("step ") or origin == f"step {number}"
+        mark = "" if is_new else f" (from {origin})"
         if not failed:
             rechecks_met += not is_new
-            line = f"  ok    {plain(test)}"
+            line = f"  ok    {plain(test)}{mark}"
         else:
-            some = f" ({len(failed)} of {len(cases)} cases)" if len(cases) > 1 else ""
-            line = f"  FAIL  {failure_line(failed[0])}{some}"
-        (new if is_new else earlier).append(line + ("" if is_new else f" (from {origin})"))
+            line = f"  FAIL  {failure_line(failed[0])}{mark}"
+            if len(cases) > 1:  # a table: which of its cases failed, by name
+                named = ", ".join(f"[{case['case']}]" for case in failed)
+                line += f"\n        {len(failed)} of {len(cases)} cases failed: {named}"
+        (new if is_new else earlier).append(line)
     if earlier and rechecks_met == len(earlier):
         earlier = [f"  ok    the {len(earlier)} expectations of the steps before still hold"]
     met = sum(line.startswith("  ok") for line in new) + rechecks_met

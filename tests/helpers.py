@@ -3,12 +3,17 @@
 import base64
 import contextlib
 import json
+import os
 import sqlite3
+import subprocess
+from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from tests.live import ROOT
 
 STEPS = ("step1_models", "step2_hashing", "step3_registration", "step4_auth", "step5_tokens")
 PASSPHRASE = "correct-horse-battery-staple"
@@ -48,6 +53,18 @@ def assert_problem(response, status):
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["detail"], str) and body["detail"]
     return body
+
+
+def assert_detail_says(problem: dict, words: str | tuple[str, ...]) -> None:
+    """The problem's detail contains the words, or one of them when a tuple lists several.
+
+    A tuple is for inputs whose true detail depends on the Python version (see DEEPLY_NESTED
+    in test_step3_registration.py): each of its words must be true for that input.
+    """
+    alternatives = (words,) if isinstance(words, str) else words
+    assert any(one in problem["detail"] for one in alternatives), (
+        f"a detail saying {' or '.join(map(repr, alternatives))}, not {problem['detail']!r}"
+    )
 
 
 class HashSpy:
@@ -96,3 +113,19 @@ def sqlite_lock(database_url: str, kind: str = "IMMEDIATE"):
         connection.execute("ROLLBACK")
     finally:
         connection.close()
+
+
+def make(*arguments: str, check: bool = False, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run a make target as a learner would, without the variables of a `make test` around us.
+
+    `cwd` runs the repository's Makefile in another folder: its relative paths then point
+    there, which lets a test try `make clean` on a scratch folder.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "STEP")}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(cwd), "-f", str(ROOT / "Makefile"), *arguments],
+        capture_output=True,
+        text=True,
+        check=check,
+        env=env,
+    )

@@ -1,16 +1,21 @@
 """Every step's notebook, run top to bottom against a real server of that step.
 
 The notebooks assert what they show, so a notebook that runs without a cell error
-is a passing test. Each parameter carries its step's marker: `make test STEP=n`
-runs the notebook of step n.
+is a passing test. They run the way a learner opens them anywhere (Jupyter, VS Code,
+`jupyter nbconvert --execute`): from notebooks/, with the project's environment as the
+kernel and without the repository on PYTHONPATH. Each parameter carries its step's
+marker: `make test STEP=n` runs the notebook of step n.
 """
+
+import os
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from tests.helpers import STEPS
-from tests.live import ROOT
+from tests.live import FAST_HASHING, ROOT, free_port
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -41,19 +46,45 @@ def test_notebook_is_committed_without_outputs_for_python3(number, name):
             assert cell.execution_count is None, f"cell {index} has an execution count"
 
 
-@pytest.mark.parametrize("number, name", notebook_params(pytest.mark.live))
-def test_notebook_runs_against_its_server(number, name, live_server):
-    server = live_server(number)
-    client = NotebookClient(
-        read(name),
-        kernel_name="python3",
+def notebook_client(notebook) -> NotebookClient:
+    return NotebookClient(
+        notebook,
+        kernel_name="python3",  # the kernel of the environment running the tests
         timeout=60,  # per cell
         startup_timeout=120,  # a kernel can take long to start on a loaded machine
         resources={"metadata": {"path": str(NOTEBOOKS)}},  # the kernel's working folder
         extra_arguments=["--InteractiveShell.colors=nocolor"],  # plain tracebacks in reports
     )
-    # The server's environment (its DATABASE_URL; PYTHONPATH with the repository, as
-    # `make notebook` sets it, and the cheap test hashing), plus the server's address.
-    env = {**server.environment(), "API_URL": server.url}
+
+
+def kernel_environment(api_url: str, database_url: str | None = None) -> dict[str, str]:
+    """What a learner's kernel has: no repository on PYTHONPATH (the environment's .pth file
+    makes the steps importable), the server's address and, for steps 1 and 2, its database.
+    Only the cheap test hashing is on PYTHONPATH: step 2's notebook hashes in the kernel.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DATABASE_URL")}
+    env.update(PYTHONPATH=str(FAST_HASHING), API_URL=api_url)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+@pytest.mark.parametrize("number, name", notebook_params(pytest.mark.live))
+def test_notebook_runs_against_its_server(number, name, live_server):
+    server = live_server(number)
     # A cell error raises CellExecutionError, whose message shows the cell and its error.
-    client.execute(env=env)
+    notebook_client(read(name)).execute(env=kernel_environment(server.url, server.database_url))
+
+
+@pytest.mark.parametrize("number, name", notebook_params())
+def test_without_a_server_run_all_stops_at_the_first_cell_with_what_to_do(number, name):
+    notebook = read(name)
+    first = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code")
+    api_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(CellExecutionError) as stopped:
+        notebook_client(notebook).execute(env=kernel_environment(api_url))
+    assert f"No server answers at {api_url}" in str(stopped.value)
+    assert f"make run STEP={number}" in str(stopped.value)
+    # Nothing ran after the first code cell: "Run all" stops there.
+    ran = [i for i, cell in enumerate(notebook.cells) if cell.get("execution_count")]
+    assert ran == [first]

@@ -80,6 +80,20 @@ def run_pycon(pairs, server, step):
         assert position < len(printed), f"{answer!r} not printed:\n{result.stdout}"
 
 
+# A session that stores alice gives her the id 1 and answers 201 only on a fresh database.
+CREATES_ALICE = re.compile(r'"username": "alice"|User\(username="alice"')
+
+
+@pytest.mark.parametrize("readme", [readme for readme, _ in READMES])
+def test_a_session_that_creates_alice_says_it_needs_a_fresh_database(readme):
+    text = (ROOT / readme).read_text()
+    first = next((b for b in BLOCK.finditer(text) if CREATES_ALICE.search(b[2])), None)
+    assert first, f"{readme} has no checked session that creates alice"
+    paragraph = text[: first.start()].rstrip().split("\n\n")[-1]  # the one that leads to it
+    assert "fresh database" in paragraph, paragraph
+    assert "`make clean`" in paragraph, paragraph
+
+
 @pytest.mark.live
 @pytest.mark.parametrize(
     "readme, step",

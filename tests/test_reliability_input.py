@@ -13,7 +13,14 @@ import unicodedata
 import pytest
 import requests
 
-from tests.helpers import PASSPHRASE, assert_problem, live_steps, register_live, stored_users
+from tests.helpers import (
+    PASSPHRASE,
+    assert_detail_says,
+    assert_problem,
+    live_steps,
+    register_live,
+    stored_users,
+)
 
 pytestmark = [
     pytest.mark.live,
@@ -54,8 +61,13 @@ HOSTILE = [
     case("truncated-json", body()[:-1], "not valid JSON"),
     case("single-quotes", b"{'username': 'mallory'}", "not valid JSON"),
     case("invalid-utf-8", b'{"username": "\xff\xfe", "password": "x"}', "UTF-8"),
-    # Python's parser raises RecursionError here: unhandled, that is a 500.
-    case("nested-5000-deep", b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    # Python 3.11 and 3.12 give up here with RecursionError (unhandled, a 500); 3.13 parses
+    # it into an array. Either detail is true (see test_step3_registration.DEEPLY_NESTED).
+    case(
+        "nested-5000-deep",
+        b"[" * 5000 + b"]" * 5000,
+        ("nested too deeply", "The body must be a JSON object."),
+    ),
     case("array", json.dumps([{"username": "mallory"}]).encode(), "JSON object"),
     case("string", b'"mallory"', "JSON object"),
     case("null", b"null", "JSON object"),
@@ -103,8 +115,7 @@ def test_hostile_bodies_are_4xx_problems_and_store_nothing(
         headers={"Content-Type": content_type},
         timeout=60,
     )
-    problem = assert_problem(response, status)
-    assert detail in problem["detail"]
+    assert_detail_says(assert_problem(response, status), detail)
     assert stored_users(shared_live_server.database_url) == before
 
 

@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.helpers import PASSPHRASE, assert_problem, sqlite_lock, steps_from
+from tests.helpers import PASSPHRASE, assert_detail_says, assert_problem, sqlite_lock, steps_from
 
 pytestmark = pytest.mark.parametrize("step", steps_from(3), indirect=True)
 
@@ -156,8 +156,6 @@ MALFORMED = [
     (b"{'username': 'alice'}", "not valid JSON"),
     (b'{"username": "alice", "password": "correct-horse-battery-staple",}', "not valid JSON"),
     (b'{"username": "\xff\xfe", "password": "correct-horse-battery-staple"}', "UTF-8"),
-    (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
-    (b'{"a":' * 2000 + b"1" + b"}" * 2000, "nested too deeply"),
 ]
 
 
@@ -166,6 +164,25 @@ def test_malformed_json_is_400_and_stores_nothing(client, app, step, data, detai
     response = client.post("/api/users", data=data, content_type="application/json")
     body = assert_problem(response, 400)
     assert detail in body["detail"]
+    assert user_count(app, step) == 0
+
+
+# How deep Python's JSON parser goes depends on its version: 3.11 and 3.12 give up on these
+# with RecursionError (unhandled, a 500), 3.13 parses them (up to about 8,000 levels). Either
+# way the answer is a 400 whose detail is true for the input: it is nested too deeply, or it
+# is what the parsed value lacks. (raw bytes, the words of each true detail)
+DEEPLY_NESTED = [
+    (b"[" * 5000 + b"]" * 5000, ("nested too deeply", "The body must be a JSON object.")),
+    (b'{"a":' * 2000 + b"1" + b"}" * 2000, ("nested too deeply", "'username' is required")),
+]
+
+
+@pytest.mark.parametrize(
+    "data, detail", DEEPLY_NESTED, ids=["array-5000-deep", "object-2000-deep"]
+)
+def test_deeply_nested_json_is_400_with_a_true_detail(client, app, step, data, detail):
+    response = client.post("/api/users", data=data, content_type="application/json")
+    assert_detail_says(assert_problem(response, 400), detail)
     assert user_count(app, step) == 0
 
 

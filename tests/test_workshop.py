@@ -7,17 +7,16 @@ what `make check` does).
 
 import ast
 import difflib
-import os
+import importlib
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
 from exercises import workshop
-from tests.helpers import STEPS
+from tests.helpers import STEPS, make
 from tests.live import ROOT
 
 NUMBERS = range(1, len(STEPS) + 1)
@@ -56,13 +55,26 @@ def import_lines(source: str) -> set[str]:
     }
 
 
+def docstring_lines(source: str) -> list[str]:
+    """The lines of the module docstring that opens the source."""
+    node = ast.parse(source).body[0]
+    assert isinstance(node, ast.Expr) and isinstance(node.value.value, str)
+    return source.splitlines()[node.lineno - 1 : node.end_lineno]
+
+
 @pytest.mark.parametrize("number", NUMBERS)
 def test_a_starter_without_its_todos_is_the_code_before_the_step(number):
     starter = workshop.starter_source(number)
     assert starter.count(workshop.TODO) >= 2
     stripped = workshop.strip_todos(starter)
+    # The docstring names the step being built, as the solution's does; nothing else differs.
+    docstring = docstring_lines((ROOT / STEPS[number - 1] / "app.py").read_text())
+    assert docstring[0].startswith(f'"""Step {number}: ')
+    assert docstring_lines(stripped) == docstring
     if number > 1:
-        assert stripped == (ROOT / STEPS[number - 2] / "app.py").read_text()
+        before = (ROOT / STEPS[number - 2] / "app.py").read_text()
+        after_docstring = before.splitlines()[len(docstring_lines(before)) :]
+        assert stripped.splitlines() == docstring + after_docstring
         return
     # Step 1 has no step before it: its starter is step 1 with lines removed, nothing else.
     solution = (ROOT / STEPS[0] / "app.py").read_text().splitlines()
@@ -118,6 +130,64 @@ def test_every_starter_fails_the_new_tests_of_its_step_and_only_those(tmp_path):
         assert total - met == report.count("\n  FAIL  ")
 
 
+def is_detail(node: ast.AST) -> bool:
+    """Whether the expression is `...["detail"]`: a problem's detail."""
+    return isinstance(node, ast.Subscript) and getattr(node.slice, "value", None) == "detail"
+
+
+def pinned_details(path: Path) -> set[str]:
+    """The words a step's test module requires in a problem's detail: the `detail` column of
+    its parametrize tables (every word of a tuple of true alternatives), and the strings its
+    assertions look for in a `...["detail"]` or pass to assert_detail_says."""
+    module = importlib.import_module(f"tests.{path.stem}")
+    pinned = set()
+    for function in vars(module).values():
+        for mark in getattr(function, "pytestmark", []):
+            names = mark.args[0] if mark.name == "parametrize" else ""
+            names = (
+                [name.strip() for name in names.split(",")] if isinstance(names, str) else names
+            )
+            if "detail" not in names:
+                continue
+            for row in mark.args[1]:
+                values = getattr(row, "values", row if len(names) > 1 else (row,))  # pytest.param
+                words = values[names.index("detail")]
+                pinned.update((words,) if isinstance(words, str) else words)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare) and is_detail(node.comparators[0]):
+            words = node.left
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "assert_detail_says":
+            words = node.args[1]
+        else:
+            continue
+        if isinstance(words, ast.Constant):
+            pinned.add(words.value)
+    return pinned
+
+
+STEP_TEST_MODULES = sorted((ROOT / "tests").glob("test_step*_*.py"))
+
+
+def test_pinned_details_come_from_tables_alternatives_and_assertions():
+    pinned = pinned_details(ROOT / "tests" / "test_step3_registration.py")
+    assert "colon" in pinned  # INVALID_BODIES
+    assert {"nested too deeply", "The body must be a JSON object."} <= pinned  # alternatives
+    assert "already taken" in pinned  # an assertion on body["detail"]
+
+
+@pytest.mark.parametrize("path", STEP_TEST_MODULES, ids=[path.stem for path in STEP_TEST_MODULES])
+def test_every_detail_the_step_tests_pin_is_in_the_steps_readme_or_hints(path):
+    folder = path.stem.removeprefix("test_")
+    entry = workshop.step_entry(STEPS.index(folder) + 1)
+    texts = [(ROOT / folder / "README.md").read_text()]
+    texts += [item["text"] for item in entry["hint"] + entry["todo"]]
+    docs = " ".join(" ".join(texts).split())  # line breaks in the docs are spaces
+    missing = sorted(
+        words for words in pinned_details(path) if " ".join(words.split()) not in docs
+    )
+    assert not missing, f"{folder}/README.md and its hints never say {missing}"
+
+
 def test_make_check_collects_every_module_of_in_process_step_tests():
     checked = {Path(path).name for path in workshop.check_modules()}
     assert "test_step1_models.py" in checked
@@ -129,18 +199,6 @@ def test_make_check_collects_every_module_of_in_process_step_tests():
 # Every solution passing its step's tests is what the rest of `make test` proves: it runs
 # the same tests against the solutions in place. test_make_check_... below runs one copied
 # solution through `make check`, the way an attendee's finished copy is checked.
-
-
-def make(*arguments, check=False):
-    """Run a make target as a learner would, without the variables of a `make test` around us."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "STEP")}
-    return subprocess.run(
-        ["make", "--no-print-directory", "-C", str(ROOT), *arguments],
-        capture_output=True,
-        text=True,
-        check=check,
-        env=env,
-    )
 
 
 def test_make_exercise_never_overwrites_and_force_keeps_a_backup(tmp_path):
@@ -183,6 +241,71 @@ def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
     rows = [line.split() for line in result.stdout.splitlines()[1:]]
     assert rows[1] == ["2", f"{finished / STEPS[1]}/", "yes", "pass"]
     assert [row[2] for row in rows] == ["no", "yes", "no", "no"]
+
+
+# Mistakes a learner could make in step 3, written into a copy of its solution: (what the
+# solution says, what the copy says instead).
+MISTAKES = [
+    ('return user.to_dict(), 201, {"Location": location}', "return user.to_dict(), 201"),
+    (  # the first 409: a body that says it is a problem but is not JSON
+        "raise Conflict(f\"The username '{username}' is already taken.\")",
+        'return "taken", 409, {"Content-Type": "application/problem+json"}',
+    ),
+    ('if ":" in username:', "if False:"),  # a colon is let through
+    ("if not 1 <= len(username) <= 32:", "if not 1 <= len(username) <= 40:"),
+]
+
+
+def mistaken_check(root: Path) -> tuple[list[str], list[dict]]:
+    """The lines of `make check STEP=3` for a copy of step 3 with MISTAKES, and its records."""
+    shutil.copytree(ROOT / STEPS[2], root / STEPS[2])
+    source = (root / STEPS[2] / "app.py").read_text()
+    for right, wrong in MISTAKES:
+        assert right in source
+        source = source.replace(right, wrong, 1)
+    (root / STEPS[2] / "app.py").write_text(source)
+    status, records, output = workshop.CheckRun(workshop.step_marks(3), root, "--tb=no").result()
+    assert status == 1, output
+    report, _, _ = workshop.friendly_report(3, records)
+    return report.splitlines(), records
+
+
+def failing_line(lines: list[str], test: str) -> str:
+    (line,) = [line for line in lines if line.startswith(f"  FAIL  {workshop.plain(test)}")]
+    return line
+
+
+def test_make_check_says_what_came_back_and_which_cases_failed(tmp_path):
+    lines, records = mistaken_check(tmp_path)
+
+    # A test that cannot read the answer (no Location, a body that is not JSON) reports it
+    # like any failure: what was sent, what was expected, what came back.
+    sent = 'sent POST /api/users {"username": "alice", "password": "correct-horse-battery-staple"}'
+    created = 'came back 201 CREATED application/json: {"id":1,"username":"alice"}'
+    for test in (
+        "test_registration_is_201_with_the_user_and_its_location",
+        "test_the_location_serves_the_new_user",
+    ):
+        line = failing_line(lines, test)
+        assert f"{sent}; expected a Location header" in line
+        assert line.endswith(created)
+    line = failing_line(lines, "test_taken_username_is_409")
+    assert "expected a JSON body" in line
+    assert line.endswith("came back 409 CONFLICT application/problem+json: taken")
+    for line in lines:  # never an exception of the test itself
+        assert "raised" not in line and "KeyError" not in line and "JSONDecodeError" not in line
+
+    # A table's line counts its failed cases and names each of them.
+    test = "test_invalid_bodies_are_400_and_store_nothing"
+    cases = [record for record in records if record["test"] == test]
+    failed = [record["case"] for record in cases if record["outcome"] == "failed"]
+    assert len(failed) == 3  # a colon, and two names of 33 characters
+    line = failing_line(lines, test)
+    assert line.startswith(f"  FAIL  {workshop.plain(test)} [{failed[0]}]: ")
+    named = ", ".join(f"[{case}]" for case in failed)
+    assert lines[lines.index(line) + 1] == (
+        f"        {len(failed)} of {len(cases)} cases failed: {named}"
+    )
 
 
 def test_make_hint_shows_one_more_hint_each_time(tmp_path):
