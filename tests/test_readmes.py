@@ -4,10 +4,11 @@ A block right after an `<!-- checked -->` comment is a transcript: in a `console
 block, lines starting with `$ ` are shell commands (continued by a trailing `\\`)
 and the lines after each command are what it prints; in a `pycon` block, the `>>> `
 lines are typed into `make shell` and the other lines are what Python answers.
-The commands run against a fresh server of the README's step on a free port, and
-what they print must match the README, except the Date and Server headers, which
-change from run to run, and the order of the methods in an Allow header, which Werkzeug
-takes from a set.
+The commands of a block run in one shell, as in a terminal (so `TOKEN=$(...)` holds for
+the commands after it), against a fresh server of the README's step on a free port, and
+what they print must match the README, except what changes from run to run: the Date and
+Server headers, the tokens of step 5 (random by design), and the order of the methods in
+an Allow header, which Werkzeug takes from a set.
 """
 
 import re
@@ -21,9 +22,13 @@ from tests.live import ROOT
 DOCUMENTED_URL = "http://127.0.0.1:5000"
 BLOCK = re.compile(r"<!-- checked -->\s*```(console|pycon)\n(.*?)```", re.DOTALL)
 VOLATILE = re.compile(r"^(Date|Server): .*\n", re.MULTILINE)
+TOKEN = re.compile(r"fra_[A-Za-z0-9_-]{43}")
+MARKER = "@@@ the command above ended with status"
 ALLOW = re.compile(r"^Allow: (.*)$", re.MULTILINE)
 
-READMES = [("README.md", 4)] + [(f"{name}/README.md", n) for n, name in enumerate(STEPS, 1)]
+READMES = [("README.md", len(STEPS))] + [
+    (f"{name}/README.md", n) for n, name in enumerate(STEPS, 1)
+]
 
 
 def transcript_steps(kind, text):
@@ -45,17 +50,26 @@ def transcript_steps(kind, text):
 def normalize(text, url):
     text = text.replace("\r\n", "\n").replace(url, DOCUMENTED_URL)
     text = ALLOW.sub(lambda m: "Allow: " + ", ".join(sorted(m[1].split(", "))), text)
+    text = TOKEN.sub("fra_<a token>", text)
     return VOLATILE.sub("", text + "\n").strip()
 
 
 def run_console(pairs, server):
-    for command, expected in pairs:
-        command = command.replace(DOCUMENTED_URL, server.url)
-        result = subprocess.run(
-            ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=60
-        )
-        assert result.returncode == 0, f"{command}\n{result.stderr}"
-        assert normalize(result.stdout, server.url) == normalize(expected, server.url), command
+    script = "".join(f"{command}\nprintf '\\n{MARKER} %s\\n' $?\n" for command, _ in pairs)
+    result = subprocess.run(
+        ["bash", "-c", script.replace(DOCUMENTED_URL, server.url)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    outputs = re.split(rf"^{MARKER} (\d+)$", result.stdout, flags=re.MULTILINE)
+    assert len(outputs) == 2 * len(pairs) + 1, result.stdout + result.stderr
+    for (command, expected), printed, status in zip(
+        pairs, outputs[0:-1:2], outputs[1::2], strict=True
+    ):
+        assert status == "0", f"{command}\n{result.stderr}"
+        assert normalize(printed, server.url) == normalize(expected, server.url), command
 
 
 def run_pycon(pairs, server, step):
