@@ -1,5 +1,6 @@
 """Step 4: HTTP Basic authentication with Flask-HTTPAuth."""
 
+import json
 import os
 import unicodedata
 
@@ -95,6 +96,8 @@ def password_problem(password: str) -> str | None:
 
 def read_json():
     """Return the request's body parsed as JSON, or raise 400, 413, 415 or 501."""
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.")
     # The HTTP server only removes the chunked framing: a body in any other coding would
     # be parsed undecoded, so it is refused (RFC 9110 §15.5.16, RFC 9112 §6.1).
     if (request.content_encoding or "identity").lower() != "identity":
@@ -109,9 +112,11 @@ def read_json():
     if request.content_length is None and len(request.get_data()) >= request.max_content_length:
         abort(413)
     try:
-        return request.get_json()  # Flask answers 415 for other content types
-    except BadRequest:
-        raise BadRequest("The body is not valid JSON encoded as UTF-8.") from None
+        return json.loads(request.get_data())
+    except json.JSONDecodeError as error:  # the parser says where: line, column, character
+        raise BadRequest(f"The body is not valid JSON: {error}.") from None
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not valid JSON: it is not encoded as UTF-8.") from None
     except RecursionError:
         raise BadRequest("The JSON body is nested too deeply.") from None
 

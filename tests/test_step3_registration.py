@@ -150,12 +150,17 @@ def test_invalid_bodies_are_400_and_store_nothing(client, app, step, spy, payloa
 
 
 # (raw bytes sent as application/json, words the detail must contain)
+# (raw bytes sent as application/json, words the detail must contain)
 MALFORMED = [
     (b"", "not valid JSON"),
     (b"{", "not valid JSON"),
     (b"{'username': 'alice'}", "not valid JSON"),
     (b'{"username": "alice", "password": "correct-horse-battery-staple",}', "not valid JSON"),
-    (b'{"username": "\xff\xfe", "password": "correct-horse-battery-staple"}', "UTF-8"),
+    (
+        b'{"username": "\xff\xfe", "password": "correct-horse-battery-staple"}',
+        "not encoded as UTF-8",
+    ),
+    (b'{"username": "\xc3", "password": "correct-horse-battery-staple"}', "not encoded as UTF-8"),
 ]
 
 
@@ -165,6 +170,25 @@ def test_malformed_json_is_400_and_stores_nothing(client, app, step, data, detai
     body = assert_problem(response, 400)
     assert detail in body["detail"]
     assert user_count(app, step) == 0
+
+
+# (JSON that is valid UTF-8, where it breaks as Python's parser reports it on every version)
+WHERE_IT_BREAKS = [
+    (b"", "line 1 column 1 (char 0)"),
+    (b"{'username': 'alice'}", "line 1 column 2 (char 1)"),
+    (b'{\n  "username": "bob",\n  "password":\n}', "line 4 column 1 (char 37)"),
+    (b'{"username": "b\xc3\xa9b" "password": "x"}', "line 1 column 20 (char 19)"),  # é: one
+]
+
+
+@pytest.mark.parametrize(
+    "data, where", WHERE_IT_BREAKS, ids=[repr(d[:20]) for d, _ in WHERE_IT_BREAKS]
+)
+def test_the_detail_says_where_the_json_breaks_and_nothing_of_encodings(client, data, where):
+    response = client.post("/api/users", data=data, content_type="application/json")
+    detail = assert_problem(response, 400)["detail"]
+    assert where in detail
+    assert "UTF-8" not in detail and "encod" not in detail  # the bytes were fine
 
 
 # How deep Python's JSON parser goes depends on its version: 3.11 and 3.12 give up on these
