@@ -86,7 +86,7 @@ REFUSALS = {
 def prepare(field: str, value: str, profile: str, shortest: int, longest: int) -> str:
     """Return the value as an RFC 8265 profile prepares it, or raise 400 saying why not."""
     try:
-        value = get_profile(profile).enforce(value) if value else value  # "": the length rule
+        value = get_profile(profile).enforce(value) if value else value  # "" is refused below
     except UnicodeEncodeError as error:
         words = REFUSALS.get(error.reason, "must not contain this character here")
         if error.end - error.start == 1:  # one character is to blame: name it
