@@ -258,112 +258,108 @@ def test_a_transfer_coding_other_than_chunked_is_501(client, app, step, spy, cod
     assert spy.hashed == []
 
 
-# What each kind of refused character is called in a problem's detail.
-INVISIBLE = "must not contain invisible characters"
-JOINER = "must not contain an invisible joiner here"
-SPACES = "must not contain spaces"
-CONTROLS = "must not contain control characters"
-VARIANTS = "must not contain compatibility variants such as ligatures"
-SYMBOLS = "must not contain symbols or emoji"
-PUNCTUATION = "must not contain punctuation beyond ASCII"
-NOT_TEXT = "must not contain surrogates, line separators or private-use characters"
-UNASSIGNED = "must not contain code points unassigned in this server's Unicode"
-CONTEXT = "must not contain this character here"
-
-# (username, kind, the code point the detail names): what RFC 8265's UsernameCasePreserved
+# (username, words naming its kind, the code point): what RFC 8265's UsernameCasePreserved
 # profile refuses. Every character is assigned in Unicode 14 (Python 3.11) and later.
 REFUSED_USERNAMES = [
-    ("alice\u200b", INVISIBLE, "U+200B"),  # zero width space
-    ("ali\u00adce", INVISIBLE, "U+00AD"),  # soft hyphen
-    ("alice\u2060", INVISIBLE, "U+2060"),  # word joiner
-    ("\ufeffalice", INVISIBLE, "U+FEFF"),  # byte order mark
-    ("alice\u2066", INVISIBLE, "U+2066"),  # left-to-right isolate
-    ("alice\ufe0f", INVISIBLE, "U+FE0F"),  # variation selector 16
-    ("alice\u200dbob", JOINER, "U+200D"),  # zero width joiner, not after a virama
-    ("alice smith", SPACES, "U+0020"),
-    ("alice\tsmith", CONTROLS, "U+0009"),
-    ("alice\x85", CONTROLS, "U+0085"),  # next line, a C1 control
-    ("ﬁsher", VARIANTS, "U+FB01"),  # the ligature fi
-    ("①lice", VARIANTS, "U+2460"),
-    ("alice²", VARIANTS, "U+00B2"),
-    ("alice™", VARIANTS, "U+2122"),
-    ("𝐚lice", VARIANTS, "U+1D41A"),  # mathematical bold a
-    ("alice\u3000", VARIANTS, "U+3000"),  # ideographic space, a variant of U+0020
-    ("alice❤", SYMBOLS, "U+2764"),
-    ("alice©", SYMBOLS, "U+00A9"),
-    ("«alice»", PUNCTUATION, "U+00AB"),
-    ("alice\u2028", NOT_TEXT, "U+2028"),  # line separator
-    ("alice\ue000", NOT_TEXT, "U+E000"),  # private use
-    ("alice\U00050000", UNASSIGNED, "U+50000"),  # plane 5 holds nothing yet
-    ("x\u00b7y", CONTEXT, "U+00B7"),  # a middle dot belongs between two l's only
+    ("alice\u200b", "invisible", "U+200B"),  # zero width space
+    ("ali\u00adce", "invisible", "U+00AD"),  # soft hyphen
+    ("alice\u2060", "invisible", "U+2060"),  # word joiner
+    ("\ufeffalice", "invisible", "U+FEFF"),  # byte order mark
+    ("alice\u2066", "invisible", "U+2066"),  # left-to-right isolate
+    ("alice\ufe0f", "invisible", "U+FE0F"),  # variation selector 16
+    ("alice\u200dbob", "joiner", "U+200D"),  # zero width joiner, not after a virama
+    ("alice smith", "spaces", "U+0020"),
+    ("alice\tsmith", "control", "U+0009"),
+    ("alice\x85", "control", "U+0085"),  # next line, a C1 control
+    ("ﬁsher", "compatibility", "U+FB01"),  # the ligature fi
+    ("①lice", "compatibility", "U+2460"),
+    ("alice²", "compatibility", "U+00B2"),
+    ("alice™", "compatibility", "U+2122"),
+    ("𝐚lice", "compatibility", "U+1D41A"),  # mathematical bold a
+    ("alice\u3000", "compatibility", "U+3000"),  # ideographic space, a variant of U+0020
+    ("alice❤", "symbols", "U+2764"),
+    ("alice©", "symbols", "U+00A9"),
+    ("o\u2019brien", "punctuation", "U+2019"),  # the curly apostrophe of phone keyboards
+    ("«alice»", "punctuation", "U+00AB"),
+    ("alice\u2028", "line separators", "U+2028"),
+    ("alice\ue000", "private-use", "U+E000"),
+    ("alice\U00050000", "unassigned", "U+50000"),  # plane 5 holds nothing yet
+    ("x\u00b7y", "here", "U+00B7"),  # a middle dot belongs between two l's only
 ]
 
 
+def assert_refused(response, field: str, words: str, code_point: str):
+    """A 400 whose detail names the field, the kind of character in words, and the character."""
+    detail = assert_problem(response, 400)["detail"]
+    assert detail.startswith(f"'{field}' must not contain "), detail
+    assert words in detail
+    assert detail.endswith(f" ({code_point}).")
+
+
 @pytest.mark.parametrize(
-    "username, kind, code_point",
+    "username, words, code_point",
     REFUSED_USERNAMES,
     ids=[ascii(username) for username, _, _ in REFUSED_USERNAMES],
 )
 def test_a_username_the_profile_refuses_is_400_naming_the_character(
-    client, app, step, spy, username, kind, code_point
+    client, app, step, spy, username, words, code_point
 ):
-    body = assert_problem(register(client, username=username), 400)
-    assert body["detail"] == f"'username' {kind} ({code_point})."
+    assert_refused(register(client, username=username), "username", words, code_point)
     assert user_count(app, step) == 0
     assert spy.hashed == []
 
 
-# (username, the whole detail): the project's rules on top of the profile, and the one
-# rule about the whole name rather than one character.
+# (username, words of the detail): the project's rules on top of the profile, and the
+# profile's one rule about the whole name, which names no single character.
 REFUSED_WHOLE_USERNAMES = [
     # Width mapping turns the fullwidth colon into ":", which Basic credentials cannot hold.
     ("alice\uff1aadmin", "'username' must not contain a colon."),
     ("e\u0301" * 33, "'username' must be 1 to 32 characters long."),  # 33 characters in NFC
-    ("abc\u05d0", "'username' must not mix left-to-right and right-to-left letters (RFC 5893)."),
+    ("abc\u05d0", "right-to-left"),  # the Bidi Rule of RFC 5893
 ]
 
 
 @pytest.mark.parametrize(
-    "username, detail",
+    "username, words",
     REFUSED_WHOLE_USERNAMES,
     ids=[ascii(username)[:24] for username, _ in REFUSED_WHOLE_USERNAMES],
 )
 def test_a_username_breaking_a_rule_of_the_whole_name_is_400(
-    client, app, step, spy, username, detail
+    client, app, step, spy, username, words
 ):
-    body = assert_problem(register(client, username=username), 400)
-    assert body["detail"] == detail
+    detail = assert_problem(register(client, username=username), 400)["detail"]
+    assert detail.startswith("'username' ")
+    assert words in detail
     assert user_count(app, step) == 0
     assert spy.hashed == []
 
 
-# (password, kind, code point): what the OpaqueString profile refuses.
+# (password, words, code point): what the OpaqueString profile refuses.
 REFUSED_PASSWORDS = [
-    (PASSPHRASE + "\t", CONTROLS, "U+0009"),
-    ("correct\thorse\tbattery", CONTROLS, "U+0009"),
-    (PASSPHRASE + "\n", CONTROLS, "U+000A"),
-    (PASSPHRASE + "\x7f", CONTROLS, "U+007F"),  # delete
-    ("I \u2764\ufe0f " + PASSPHRASE, INVISIBLE, "U+FE0F"),  # a heart with its selector
-    ("correct\u200bhorse-battery", INVISIBLE, "U+200B"),
-    ("correct\u00adhorse-battery", INVISIBLE, "U+00AD"),
-    ("\u202e" + PASSPHRASE, INVISIBLE, "U+202E"),  # right-to-left override
-    ("\U0001f469\u200d\U0001f4bb " + PASSPHRASE, JOINER, "U+200D"),  # woman technologist
-    ("\U0001f468\u200d\U0001f469\u200d\U0001f467 " + PASSPHRASE, JOINER, "U+200D"),  # family
-    (PASSPHRASE + "\u2028", NOT_TEXT, "U+2028"),
-    (PASSPHRASE + "\U00050000", UNASSIGNED, "U+50000"),
+    (PASSPHRASE + "\t", "control", "U+0009"),
+    ("correct\thorse\tbattery", "control", "U+0009"),
+    (PASSPHRASE + "\n", "control", "U+000A"),
+    (PASSPHRASE + "\x7f", "control", "U+007F"),  # delete
+    ("I \u2764\ufe0f " + PASSPHRASE, "invisible", "U+FE0F"),  # a heart with its selector
+    ("correct\u200bhorse-battery", "invisible", "U+200B"),
+    ("correct\u00adhorse-battery", "invisible", "U+00AD"),
+    ("\u202e" + PASSPHRASE, "invisible", "U+202E"),  # right-to-left override
+    ("\U0001f469\u200d\U0001f4bb " + PASSPHRASE, "joiner", "U+200D"),  # woman technologist
+    ("\U0001f468\u200d\U0001f469\u200d\U0001f467 " + PASSPHRASE, "joiner", "U+200D"),  # family
+    (PASSPHRASE + "\u2028", "line separators", "U+2028"),
+    (PASSPHRASE + "\U00050000", "unassigned", "U+50000"),
 ]
 
 
 @pytest.mark.parametrize(
-    "password, kind, code_point",
+    "password, words, code_point",
     REFUSED_PASSWORDS,
     ids=[ascii(password.replace(PASSPHRASE, "...")) for password, _, _ in REFUSED_PASSWORDS],
 )
 def test_a_password_the_profile_refuses_is_400_naming_the_character(
-    client, app, step, spy, password, kind, code_point
+    client, app, step, spy, password, words, code_point
 ):
-    body = assert_problem(register(client, password=password), 400)
-    assert body["detail"] == f"'password' {kind} ({code_point})."
+    assert_refused(register(client, password=password), "password", words, code_point)
     assert user_count(app, step) == 0
     assert spy.hashed == []
 
