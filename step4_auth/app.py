@@ -2,12 +2,12 @@
 
 import json
 import os
-import unicodedata
 
 from flask import Flask, Request, abort, current_app, jsonify, request
 from flask_httpauth import HTTPBasicAuth
 from flask_sqlalchemy import SQLAlchemy
 from passlib.apps import custom_app_context as pwd_context
+from precis_i18n import get_profile
 from sqlalchemy import String
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -69,29 +69,45 @@ def database_unavailable(error: OperationalError):
     return problem(ServiceUnavailable(detail, retry_after=5))
 
 
-def username_problem(username: str) -> str | None:
-    """Say what is wrong with an (already NFC-normalized) username, if anything."""
-    if not 1 <= len(username) <= 32:
-        return "must be 1 to 32 characters long"
+# Why precis-i18n refuses a value, in the words a client is told instead of its codes.
+REFUSALS = {
+    "DISALLOWED/spaces": "must not contain spaces",
+    "DISALLOWED/controls": "must not contain control characters",
+    "DISALLOWED/precis_ignorable_properties": "must not contain invisible characters",
+    "DISALLOWED/zero_width_joiner": "must not contain an invisible joiner here",
+    "DISALLOWED/has_compat": "must not contain compatibility variants such as ligatures",
+    "DISALLOWED/symbols": "must not contain symbols or emoji",
+    "DISALLOWED/punctuation": "must not contain punctuation beyond ASCII",
+    "DISALLOWED/other": "must not contain surrogates, line separators or private-use characters",
+    "DISALLOWED/unassigned": "must not contain code points unassigned in this server's Unicode",
+    "DISALLOWED/bidi_rule": "must not mix left-to-right and right-to-left letters (RFC 5893)",
+}
+
+
+def prepare(field: str, value: str, profile: str, shortest: int, longest: int) -> str:
+    """Return the value as an RFC 8265 profile prepares it, or raise 400 saying why not."""
+    try:
+        value = get_profile(profile).enforce(value) if value else value  # "" is refused below
+    except UnicodeEncodeError as error:
+        words = REFUSALS.get(error.reason, "must not contain this character here")
+        if error.end - error.start == 1:  # one character is to blame: name it
+            words += f" (U+{ord(error.object[error.start]):04X})"
+        raise BadRequest(f"'{field}' {words}.") from None
+    if not shortest <= len(value) <= longest:  # counted once prepared, never cut short
+        raise BadRequest(f"'{field}' must be {shortest} to {longest} characters long.")
+    return value
+
+
+def prepare_credentials(username: str, password: str) -> tuple[str, str]:
+    """Prepare both by RFC 8265 (PRECIS), alike at registration and login, or raise 400."""
+    # A name is an identifier, compared as people read it ("ａｌｉｃｅ" is "alice"); a
+    # password is free text, in NFC with ASCII spaces, as NIST SP 800-63B asks.
+    username = prepare("username", username, "UsernameCasePreserved", 1, 32)
     # HTTP Basic credentials are "username:password", so a colon in a
     # username would make that user unable to log in (RFC 7617).
     if ":" in username:
-        return "must not contain a colon"
-    for char in username:
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cf", "Cs") or category.startswith("Z"):
-            return f"must not contain spaces, control or format characters (U+{ord(char):04X})"
-    return None
-
-
-def password_problem(password: str) -> str | None:
-    """Say what is wrong with a password, if anything. Never change it."""
-    if not 15 <= len(password) <= 128:
-        return "must be 15 to 128 characters long"
-    # sha512_crypt cannot hash U+0000, and lone surrogates are not text.
-    if any(char == "\0" or unicodedata.category(char) == "Cs" for char in password):
-        return "must not contain U+0000 or lone surrogates"
-    return None
+        raise BadRequest("'username' must not contain a colon.")
+    return username, prepare("password", password, "OpaqueString", 15, 128)
 
 
 def read_json():
@@ -131,13 +147,7 @@ def read_credentials() -> tuple[str, str]:
         raise BadRequest("'username' is required and must be a string.")
     if not isinstance(password, str):
         raise BadRequest("'password' is required and must be a string.")
-    # NFC first, so that "é" typed as one or as two code points is one name.
-    username = unicodedata.normalize("NFC", username)
-    if reason := username_problem(username):
-        raise BadRequest(f"'username' {reason}.")
-    if reason := password_problem(password):
-        raise BadRequest(f"'password' {reason}.")
-    return username, password
+    return prepare_credentials(username, password)
 
 
 class SafeRequest(Request):
@@ -173,8 +183,9 @@ DUMMY_HASH = pwd_context.hash("a password that belongs to nobody")
 def verify_password(username: str, password: str) -> User | None:
     # Flask-HTTPAuth also calls this with two empty strings when the request
     # has no credentials; those fail the checks below like any bad input.
-    username = unicodedata.normalize("NFC", username)
-    if username_problem(username) or password_problem(password):
+    try:
+        username, password = prepare_credentials(username, password)
+    except BadRequest:
         return None  # registration refuses these, so no user can match
     user = db.session.scalar(db.select(User).filter_by(username=username))
     if user is None:

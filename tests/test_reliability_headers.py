@@ -43,6 +43,9 @@ HOSTILE = {
     "password-5000-characters": basic(b"alice:" + b"x" * 5000),
     "password-with-nul": basic(b"alice:" + PASSPHRASE.encode() + b"\0"),
     "empty-username-and-password": basic(b":"),
+    "username-with-zero-width-space": basic(f"alice\u200b:{PASSPHRASE}".encode()),
+    "password-with-tab": basic(f"alice:{PASSPHRASE}\t".encode()),
+    "password-with-variation-selector": basic(f"alice:\u2764\ufe0f{PASSPHRASE}".encode()),
 }
 
 
@@ -65,6 +68,16 @@ def test_the_right_credentials_still_work(shared_live_server, alice):
     response = requests.get(
         f"{shared_live_server.url}/api/resource",
         headers=basic_auth("alice", PASSPHRASE),
+        timeout=60,
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": "Hello, alice!"}
+
+
+def test_the_fullwidth_spelling_logs_in_as_alice(shared_live_server, alice):
+    response = requests.get(
+        f"{shared_live_server.url}/api/resource",
+        headers=basic_auth("ａｌｉｃｅ", PASSPHRASE),  # sent as UTF-8, as curl does
         timeout=60,
     )
     assert response.status_code == 200

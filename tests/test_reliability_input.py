@@ -89,8 +89,17 @@ HOSTILE = [
     # A regular expression ending in `$` would let this newline through.
     case("username-trailing-newline", body(username="mallory\n"), "U+000A"),
     case("username-zero-width-space", body(username="mal\u200blory"), "U+200B"),
+    case("username-ligature", body(username="ﬁsher"), "U+FB01"),
+    case("username-fullwidth-colon", body(username="mallory\uff1aadmin"), "colon"),
     case("username-nul", body(username="mal\0lory"), "U+0000"),
     case("password-nul", body(password="correct-horse\0battery"), "U+0000"),
+    case("password-tab", body(password=PASSPHRASE + "\t"), "U+0009"),
+    case("password-variation-selector", body(password="\u2764\ufe0f" + PASSPHRASE), "U+FE0F"),
+    case(
+        "password-zero-width-joiner",
+        body(password="\U0001f469\u200d\U0001f4bb" + PASSPHRASE),
+        "U+200D",
+    ),
     case("username-lone-surrogate", b'{"username": "\\ud800", "password": "x"}', "U+D800"),
     case("username-colon", body(username="mallory:admin"), "colon"),
     case("username-33-characters", body(username="m" * 33), "1 to 32 characters"),
@@ -130,10 +139,18 @@ def test_a_body_at_the_limit_still_registers(shared_live_server):
     assert response.status_code == 201
 
 
-def test_a_name_differing_only_by_normalization_is_409(shared_live_server):
-    composed = unicodedata.normalize("NFC", "zoë")
-    decomposed = unicodedata.normalize("NFD", "zoë")
-    assert register_live(shared_live_server, composed).status_code == 201
+# (a name, another spelling that the UsernameCasePreserved profile prepares into it)
+SAME_NAMES = {
+    "normalization": (unicodedata.normalize("NFC", "zoë"), unicodedata.normalize("NFD", "zoë")),
+    "fullwidth": ("walter", "ｗａｌｔｅｒ"),
+    "halfwidth-katakana": ("アリス", "ｱﾘｽ"),
+}
+
+
+@pytest.mark.parametrize("name, spelling", SAME_NAMES.values(), ids=SAME_NAMES.keys())
+def test_another_spelling_of_a_taken_name_is_409(shared_live_server, name, spelling):
+    assert register_live(shared_live_server, name).status_code == 201
     before = stored_users(shared_live_server.database_url)
-    assert_problem(register_live(shared_live_server, decomposed), 409)
+    problem = assert_problem(register_live(shared_live_server, spelling), 409)
+    assert problem["detail"] == f"The username '{name}' is already taken."
     assert stored_users(shared_live_server.database_url) == before

@@ -119,7 +119,7 @@ INVALID_BODIES = [
     ({**VALID, "username": ""}, "1 to 32 characters"),
     ({**VALID, "username": "a" * 33}, "1 to 32 characters"),
     ({**VALID, "username": "é" * 33}, "1 to 32 characters"),
-    ({**VALID, "username": "   "}, "spaces, control or format characters"),
+    ({**VALID, "username": "   "}, "'username' must not contain spaces (U+0020)."),
     ({**VALID, "username": "alice smith"}, "U+0020"),
     ({**VALID, "username": "alice\u00a0smith"}, "U+00A0"),
     ({**VALID, "username": "alice\n"}, "U+000A"),
@@ -299,9 +299,134 @@ def test_a_transfer_coding_other_than_chunked_is_501(client, app, step, spy, cod
     assert spy.hashed == []
 
 
+# (username, words naming its kind, the code point): what RFC 8265's UsernameCasePreserved
+# profile refuses. Every character is assigned in Unicode 14 (Python 3.11) and later.
+REFUSED_USERNAMES = [
+    ("alice\u200b", "invisible", "U+200B"),  # zero width space
+    ("ali\u00adce", "invisible", "U+00AD"),  # soft hyphen
+    ("alice\u2060", "invisible", "U+2060"),  # word joiner
+    ("\ufeffalice", "invisible", "U+FEFF"),  # byte order mark
+    ("alice\u2066", "invisible", "U+2066"),  # left-to-right isolate
+    ("alice\ufe0f", "invisible", "U+FE0F"),  # variation selector 16
+    ("alice\u200dbob", "joiner", "U+200D"),  # zero width joiner, not after a virama
+    ("alice smith", "spaces", "U+0020"),
+    ("alice\tsmith", "control", "U+0009"),
+    ("alice\x85", "control", "U+0085"),  # next line, a C1 control
+    ("ﬁsher", "compatibility", "U+FB01"),  # the ligature fi
+    ("①lice", "compatibility", "U+2460"),
+    ("alice²", "compatibility", "U+00B2"),
+    ("alice™", "compatibility", "U+2122"),
+    ("𝐚lice", "compatibility", "U+1D41A"),  # mathematical bold a
+    ("alice\u3000", "compatibility", "U+3000"),  # ideographic space, a variant of U+0020
+    ("alice❤", "symbols", "U+2764"),
+    ("alice©", "symbols", "U+00A9"),
+    ("o\u2019brien", "punctuation", "U+2019"),  # the curly apostrophe of phone keyboards
+    ("«alice»", "punctuation", "U+00AB"),
+    ("alice\u2028", "line separators", "U+2028"),
+    ("alice\ue000", "private-use", "U+E000"),
+    ("alice\U00050000", "unassigned", "U+50000"),  # plane 5 holds nothing yet
+    ("x\u00b7y", "here", "U+00B7"),  # a middle dot belongs between two l's only
+]
+
+
+def assert_refused(response, field: str, words: str, code_point: str):
+    """A 400 whose detail names the field, the kind of character in words, and the character."""
+    detail = assert_problem(response, 400)["detail"]
+    assert detail.startswith(f"'{field}' must not contain "), detail
+    assert words in detail
+    assert detail.endswith(f" ({code_point}).")
+
+
+@pytest.mark.parametrize(
+    "username, words, code_point",
+    REFUSED_USERNAMES,
+    ids=[ascii(username) for username, _, _ in REFUSED_USERNAMES],
+)
+def test_a_username_the_profile_refuses_is_400_naming_the_character(
+    client, app, step, spy, username, words, code_point
+):
+    assert_refused(register(client, username=username), "username", words, code_point)
+    assert user_count(app, step) == 0
+    assert spy.hashed == []
+
+
+# (username, words of the detail): the project's rules on top of the profile, and the
+# profile's one rule about the whole name, which names no single character.
+REFUSED_WHOLE_USERNAMES = [
+    # Width mapping turns the fullwidth colon into ":", which Basic credentials cannot hold.
+    ("alice\uff1aadmin", "'username' must not contain a colon."),
+    ("e\u0301" * 33, "'username' must be 1 to 32 characters long."),  # 33 characters in NFC
+    ("abc\u05d0", "right-to-left"),  # the Bidi Rule of RFC 5893
+]
+
+
+@pytest.mark.parametrize(
+    "username, words",
+    REFUSED_WHOLE_USERNAMES,
+    ids=[ascii(username)[:24] for username, _ in REFUSED_WHOLE_USERNAMES],
+)
+def test_a_username_breaking_a_rule_of_the_whole_name_is_400(
+    client, app, step, spy, username, words
+):
+    detail = assert_problem(register(client, username=username), 400)["detail"]
+    assert detail.startswith("'username' ")
+    assert words in detail
+    assert user_count(app, step) == 0
+    assert spy.hashed == []
+
+
+# (password, words, code point): what the OpaqueString profile refuses.
+REFUSED_PASSWORDS = [
+    (PASSPHRASE + "\t", "control", "U+0009"),
+    ("correct\thorse\tbattery", "control", "U+0009"),
+    (PASSPHRASE + "\n", "control", "U+000A"),
+    (PASSPHRASE + "\x7f", "control", "U+007F"),  # delete
+    ("I \u2764\ufe0f " + PASSPHRASE, "invisible", "U+FE0F"),  # a heart with its selector
+    ("correct\u200bhorse-battery", "invisible", "U+200B"),
+    ("correct\u00adhorse-battery", "invisible", "U+00AD"),
+    ("\u202e" + PASSPHRASE, "invisible", "U+202E"),  # right-to-left override
+    ("\U0001f469\u200d\U0001f4bb " + PASSPHRASE, "joiner", "U+200D"),  # woman technologist
+    ("\U0001f468\u200d\U0001f469\u200d\U0001f467 " + PASSPHRASE, "joiner", "U+200D"),  # family
+    (PASSPHRASE + "\u2028", "line separators", "U+2028"),
+    (PASSPHRASE + "\U00050000", "unassigned", "U+50000"),
+]
+
+
+@pytest.mark.parametrize(
+    "password, words, code_point",
+    REFUSED_PASSWORDS,
+    ids=[ascii(password.replace(PASSPHRASE, "...")) for password, _, _ in REFUSED_PASSWORDS],
+)
+def test_a_password_the_profile_refuses_is_400_naming_the_character(
+    client, app, step, spy, password, words, code_point
+):
+    assert_refused(register(client, password=password), "password", words, code_point)
+    assert user_count(app, step) == 0
+    assert spy.hashed == []
+
+
+def test_a_password_is_counted_once_prepared(client, app, step, spy):
+    # 28 code points, but 14 characters once NFC joins each u with its diaeresis.
+    body = assert_problem(register(client, password="u\u0308" * 14), 400)
+    assert body["detail"] == "'password' must be 15 to 128 characters long."
+    assert spy.hashed == []
+
+
 @pytest.mark.parametrize(
     "username",
-    ["a", "a" * 32, "jürgen", "Zoë", "名前", "o'brien", "alice.smith@example.com", "é" * 32],
+    [
+        "a",
+        "a" * 32,
+        "jürgen",
+        "Zoë",
+        "名前",
+        "o'brien",
+        "alice.smith@example.com",
+        "é" * 32,
+        "Алиса",
+        "العربية",
+        "l·l",
+    ],
 )
 def test_valid_usernames_are_accepted(client, username):
     response = register(client, username=username)
@@ -309,10 +434,57 @@ def test_valid_usernames_are_accepted(client, username):
     assert response.get_json()["username"] == username
 
 
+# (as sent, as stored): the profile maps these, it does not refuse them.
+PREPARED_USERNAMES = [
+    ("ａｌｉｃｅ", "alice"),  # fullwidth letters
+    ("Ａｌｉｃｅ", "Alice"),  # ...whose case is kept
+    ("ｱﾘｽ", "アリス"),  # halfwidth katakana
+    ("\u212aelvin", "Kelvin"),  # the Kelvin sign, which NFC makes a K
+    ("e\u0301" * 32, "é" * 32),  # 64 code points, 32 characters once prepared
+]
+
+
+@pytest.mark.parametrize(
+    "sent, stored", PREPARED_USERNAMES, ids=[ascii(s)[:24] for s, _ in PREPARED_USERNAMES]
+)
+def test_usernames_are_stored_as_the_profile_prepares_them(client, app, step, sent, stored):
+    response = register(client, username=sent)
+    assert response.status_code == 201
+    assert response.get_json()["username"] == stored
+    with app.app_context():
+        assert step.db.session.scalar(step.db.select(step.User.username)) == stored
+
+
+@pytest.mark.parametrize(
+    "sent, stored", PREPARED_USERNAMES, ids=[ascii(s)[:24] for s, _ in PREPARED_USERNAMES]
+)
+def test_a_name_the_profile_prepares_into_a_taken_one_is_409(client, app, step, sent, stored):
+    assert register(client, username=stored).status_code == 201
+    body = assert_problem(register(client, username=sent), 409)
+    assert body["detail"] == f"The username '{stored}' is already taken."
+    assert user_count(app, step) == 1
+
+
+def test_the_plain_name_after_its_fullwidth_spelling_is_409(client, app, step):
+    assert register(client, username="ａｌｉｃｅ").status_code == 201
+    assert_problem(register(client, username="alice"), 409)
+    assert user_count(app, step) == 1
+
+
+def test_a_ligature_is_refused_not_mapped_so_it_is_no_second_user(client, app, step):
+    # Width mapping is all the profile maps: the ligature would need NFKC, so the
+    # IdentifierClass refuses it (400) instead of turning it into "fi" (which would be 409).
+    assert register(client, username="fisher").status_code == 201
+    body = assert_problem(register(client, username="ﬁsher"), 400)
+    assert "U+FB01" in body["detail"]
+    assert user_count(app, step) == 1
+
+
 @pytest.mark.parametrize(
     "password", ["x" * 15, "x" * 128, "pässwörd-ünïcode-1", "  spaces around it  ", "🔑" * 15]
 )
 def test_valid_passwords_are_stored_unchanged(client, app, step, password):
+    # Each is already as OpaqueString prepares it (NFC, ASCII spaces): nothing changes.
     assert register(client, password=password).status_code == 201
     with app.app_context():
         user = step.db.session.scalar(step.db.select(step.User))
@@ -320,14 +492,35 @@ def test_valid_passwords_are_stored_unchanged(client, app, step, password):
         assert not user.verify_password(password.strip() + "!")
 
 
-def test_passwords_are_not_normalized(client, app, step):
-    composed = "pässwörd-ünïcode-1"
-    decomposed = unicodedata.normalize("NFD", composed)
-    assert register(client, password=decomposed).status_code == 201
+def stored_password_is(app, step, prepared: str, sent: str) -> bool:
+    """Whether the stored hash is of the prepared password, and not of what was sent."""
     with app.app_context():
         user = step.db.session.scalar(step.db.select(step.User))
-        assert user.verify_password(decomposed)
-        assert not user.verify_password(composed)
+        return user.verify_password(prepared) and not user.verify_password(sent)
+
+
+def test_passwords_are_normalized_to_nfc(client, app, step):
+    composed = "pässwörd-ünïcode-1"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    assert register(client, password=decomposed).status_code == 201
+    assert stored_password_is(app, step, prepared=composed, sent=decomposed)
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2003", "\u3000", "\u202f", "\u205f", "\u1680"])
+def test_other_spaces_in_passwords_become_ascii_spaces(client, app, step, space):
+    sent = f"correct{space}horse{space}battery"
+    assert register(client, password=sent).status_code == 201
+    assert stored_password_is(app, step, prepared="correct horse battery", sent=sent)
+
+
+def test_a_long_password_is_counted_once_prepared_and_never_cut(client, app, step):
+    # 256 code points sent, 128 characters once prepared: within the limit, and all kept.
+    assert register(client, password="u\u0308" * 128).status_code == 201
+    with app.app_context():
+        user = step.db.session.scalar(step.db.select(step.User))
+        assert user.verify_password("ü" * 128)
+        assert not user.verify_password("ü" * 127)  # every character counts
 
 
 def test_taken_username_is_409(client, app, step):

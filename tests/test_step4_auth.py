@@ -86,8 +86,35 @@ def test_dummy_hash_uses_the_same_context_at_the_default_cost(step):
         ("alice", PASSPHRASE + "\0"),
         ("alice", "short"),
         ("a" * 33, PASSPHRASE),
+        ("alice\u200b", PASSPHRASE),
+        ("ﬁsher", PASSPHRASE),
+        ("alice smith", PASSPHRASE),
+        ("alice\uff1aadmin", PASSPHRASE),
+        ("alice", PASSPHRASE + "\t"),
+        ("alice", "\u2764\ufe0f " + PASSPHRASE),
+        ("alice", "\U0001f469\u200d\U0001f4bb " + PASSPHRASE),
+        ("alice", PASSPHRASE + "\u2028"),
+        ("alice", "u\u0308" * 14),
     ],
-    ids=["empty", "no-password", "no-user", "129", "5000", "nul", "short", "long-user"],
+    ids=[
+        "empty",
+        "no-password",
+        "no-user",
+        "129",
+        "5000",
+        "nul",
+        "short",
+        "long-user",
+        "zero-width-space-in-user",
+        "ligature-in-user",
+        "space-in-user",
+        "fullwidth-colon-in-user",
+        "tab",
+        "variation-selector",
+        "zero-width-joiner",
+        "line-separator",
+        "short-once-prepared",
+    ],
 )
 def test_credentials_registration_refuses_are_401_without_hashing(
     client, alice, spy, username, password
@@ -172,19 +199,65 @@ def test_utf8_credentials_work(client):
     assert response.get_json() == {"data": "Hello, jürgen!"}
 
 
+def register(client, username: str, password: str):
+    response = client.post("/api/users", json={"username": username, "password": password})
+    assert response.status_code == 201
+    return response.get_json()
+
+
 def test_the_username_is_nfc_normalized_as_at_registration(client):
     password = "pässwörd-ünïcode-1"
     composed = unicodedata.normalize("NFC", "jürgen")
-    assert (
-        client.post("/api/users", json={"username": composed, "password": password}).status_code
-        == 201
-    )
+    register(client, composed, password)
     decomposed = unicodedata.normalize("NFD", "jürgen")
     response = client.get("/api/resource", headers=basic_auth(decomposed, password))
     assert response.status_code == 200
-    # ...but the password is compared exactly as sent, never normalized.
-    wrong = unicodedata.normalize("NFD", password)
-    assert_unauthorized(client.get("/api/resource", headers=basic_auth(composed, wrong)))
+
+
+@pytest.mark.parametrize("sent", ["ａｌｉｃｅ", "ａlice", "alｉｃｅ"])
+def test_a_fullwidth_spelling_logs_in_as_the_plain_name(client, alice, sent):
+    response = client.get("/api/resource", headers=basic_auth(sent, PASSPHRASE))
+    assert response.status_code == 200
+    assert response.get_json() == {"data": "Hello, alice!"}
+
+
+def test_the_fullwidth_spelling_keeps_its_case(client, alice, step, spy):
+    # "Ａｌｉｃｅ" is prepared to "Alice": another name, unknown here.
+    assert_unauthorized(client.get("/api/resource", headers=basic_auth("Ａｌｉｃｅ", PASSPHRASE)))
+    assert spy.verified == [step.DUMMY_HASH]
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_a_password_logs_in_in_either_normalization_form(client, form):
+    # Registered with U+00FC (or u + U+0308), sent the other way: one password (OpaqueString).
+    password = "pässwörd-ünïcode-1"
+    register(client, "jürgen", unicodedata.normalize(form, password))
+    other = unicodedata.normalize("NFD" if form == "NFC" else "NFC", password)
+    response = client.get("/api/resource", headers=basic_auth("jürgen", other))
+    assert response.status_code == 200
+    assert response.get_json() == {"data": "Hello, jürgen!"}
+
+
+# (the space in the password at registration, the space sent at login)
+SPACES = [("\u00a0", " "), (" ", "\u00a0"), ("\u3000", " "), ("\u2003", "\u202f"), ("\u1680", " ")]
+
+
+@pytest.mark.parametrize(
+    "registered, sent", SPACES, ids=[f"{ascii(r)}-{ascii(s)}" for r, s in SPACES]
+)
+def test_every_space_in_a_password_is_the_ascii_space(client, registered, sent):
+    register(client, "alice", f"correct{registered}horse{registered}battery")
+    response = client.get(
+        "/api/resource", headers=basic_auth("alice", f"correct{sent}horse{sent}battery")
+    )
+    assert response.status_code == 200
+
+
+def test_a_password_still_has_to_match(client):
+    # Preparation makes equal what the standard calls equal, and nothing else.
+    register(client, "alice", "correct horse battery")
+    for wrong in ("correct  horse battery", "correct-horse-battery", "correcthorsebattery"):
+        assert_unauthorized(client.get("/api/resource", headers=basic_auth("alice", wrong)))
 
 
 def test_usernames_are_case_sensitive(client, alice):
