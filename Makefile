@@ -95,9 +95,14 @@ notebook: $(INSTALLED) ## Start Jupyter in notebooks/ (run `make run STEP=n` in 
 	cd notebooks && API_URL=$(API_URL) $(if $(WORKSHOP_ON),PYTHONPATH="$(WORKSHOP_PYTHONPATH)") \
 	  exec $(abspath $(BIN))/jupyter notebook $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The tests create a thousand SQLite files and wait each time for the disk to sync them. On
+# Linux, /dev/shm is a folder in memory, where syncing costs nothing: the suite runs there
+# about a fifth faster. Elsewhere, the system's temporary folder.
+TEST_TMPDIR := $(if $(wildcard /dev/shm/.),/dev/shm)
+
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	@$(if $(STEP_GIVEN),$(check_step))
-	$(BIN)/python -m pytest -n auto $(if $(STEP_GIVEN),-m step$(STEP))
+	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/python -m pytest -n auto $(if $(STEP_GIVEN),-m step$(STEP))
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

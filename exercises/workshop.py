@@ -180,14 +180,17 @@ def step_marks(number: int) -> str:
 
 
 class CheckRun:
-    """The tests that `marks` selects, against the steps found in steps_root, in a subprocess.
+    """The tests that `marks` selects (in `modules`, by default every module of in-process
+    step tests), against the steps found in steps_root, in a subprocess.
 
     The subprocess starts at once, so several runs can go in parallel; they must, since a
     working copy has the package name of its solution. result() waits for the exit status,
     one record per test (see exercises/report.py) and pytest's own output.
     """
 
-    def __init__(self, marks: str, steps_root: Path, *pytest_args: str):
+    def __init__(
+        self, marks: str, steps_root: Path, *pytest_args: str, modules: list[str] | None = None
+    ):
         self.scratch = Path(tempfile.mkdtemp())
         self.report = self.scratch / "report.json"
         env = {**os.environ, "STEPS_ROOT": str(steps_root), "WORKSHOP_REPORT": str(self.report)}
@@ -196,7 +199,7 @@ class CheckRun:
             env.pop(name, None)
         command = [sys.executable, "-m", "pytest", "-p", "exercises.report"]
         command += ["-p", "no:cacheprovider", "-o", "addopts=--strict-markers"]
-        command += ["-q", "--tb=short", "-m", marks, *pytest_args, *check_modules()]
+        command += ["-q", "--tb=short", "-m", marks, *pytest_args, *(modules or check_modules())]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )

@@ -9,10 +9,7 @@ marker: `make test STEP=n` runs the notebook of step n.
 
 import os
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 from tests.helpers import STEPS
 from tests.live import FAST_HASHING, ROOT, free_port
@@ -27,7 +24,13 @@ def notebook_params(*marks):
     ]
 
 
+# nbformat and nbclient are imported where a test needs them, not at collection: importing
+# them takes about two seconds (jsonschema compiles grammars), in every pytest worker.
+
+
 def read(name):
+    import nbformat
+
     return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=nbformat.NO_CONVERT)
 
 
@@ -37,6 +40,8 @@ def test_there_is_one_notebook_per_step():
 
 @pytest.mark.parametrize("number, name", notebook_params())
 def test_notebook_is_committed_without_outputs_for_python3(number, name):
+    import nbformat
+
     notebook = read(name)
     nbformat.validate(notebook)
     assert notebook.metadata.kernelspec.name == "python3"
@@ -46,7 +51,9 @@ def test_notebook_is_committed_without_outputs_for_python3(number, name):
             assert cell.execution_count is None, f"cell {index} has an execution count"
 
 
-def notebook_client(notebook) -> NotebookClient:
+def notebook_client(notebook):
+    from nbclient import NotebookClient
+
     return NotebookClient(
         notebook,
         kernel_name="python3",  # the kernel of the environment running the tests
@@ -76,15 +83,28 @@ def test_notebook_runs_against_its_server(number, name, live_server):
     notebook_client(read(name)).execute(env=kernel_environment(server.url, server.database_url))
 
 
+def first_code_cell(name: str) -> str:
+    return next(cell.source for cell in read(name).cells if cell.cell_type == "code")
+
+
 @pytest.mark.parametrize("number, name", notebook_params())
-def test_without_a_server_run_all_stops_at_the_first_cell_with_what_to_do(number, name):
-    notebook = read(name)
+def test_every_notebook_checks_for_its_server_with_the_same_first_cell(number, name):
+    # So that the kernel test below, on step 1's notebook, speaks for every notebook.
+    expected = first_code_cell(STEPS[0]).replace("make run STEP=1", f"make run STEP={number}")
+    assert first_code_cell(name) == expected
+
+
+@pytest.mark.step1
+def test_without_a_server_run_all_stops_at_the_first_cell_with_what_to_do():
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = read(STEPS[0])
     first = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code")
     api_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(CellExecutionError) as stopped:
         notebook_client(notebook).execute(env=kernel_environment(api_url))
     assert f"No server answers at {api_url}" in str(stopped.value)
-    assert f"make run STEP={number}" in str(stopped.value)
+    assert "make run STEP=1" in str(stopped.value)
     # Nothing ran after the first code cell: "Run all" stops there.
     ran = [i for i, cell in enumerate(notebook.cells) if cell.get("execution_count")]
     assert ran == [first]

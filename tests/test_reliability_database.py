@@ -43,11 +43,11 @@ def assert_one_line_per_503(server, count):
 
 
 @pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="holds an SQLite lock")
-def test_a_busy_sqlite_database_is_503_then_serves_again(live_server):
-    server = live_server(5)
+def test_a_busy_sqlite_database_is_503_then_serves_again(live_server, tmp_path):
+    # SQLite's driver waits 5 s for a lock before it gives up; the URL makes it 1 s here.
+    server = live_server(5, database_url=f"sqlite:///{tmp_path / 'busy.sqlite'}?timeout=1")
     assert register_live(server, "before").status_code == 201
     with sqlite_lock(server.database_url):  # the write lock: reads go on
-        # SQLite's driver waits 5 s for the lock before it gives up.
         assert_unavailable(register_live(server, "during"))
         assert requests.get(f"{server.url}/api/users/1", timeout=60).status_code == 200
     assert register_live(server, "after").status_code == 201
