@@ -53,7 +53,7 @@ def database_unavailable(error: OperationalError):
     sqlite_error = getattr(error.orig, "sqlite_errorname", None)  # None: not SQLite
     if sqlite_error and not sqlite_error.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         raise error  # becomes the logged 500 of any unexpected error
-    reason = str(error.orig).partition("\n")[0]  # the driver's message, without the SQL
+    reason = str(error.orig).partition("\n")[0]  # the driver's own words, on one line
     current_app.logger.warning("503, the database is unavailable: %s", reason)
     detail = "The database is busy or unreachable. Try again in a few seconds."
     return problem(ServiceUnavailable(detail, retry_after=5))
