@@ -139,10 +139,16 @@ check_workers = case "$(WORKERS)" in ''|0*|*[!0-9]*) \
 valid-workers:
 	@$(if $(WORKERS),$(check_workers))
 
+# The access log leaves out two things gunicorn logs by default: the username of Basic
+# credentials (a client that puts a token or a password there would see it logged) and the
+# query string (where a client may put what belongs in a header).
+ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s'
+
 serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core)
 	@echo "Serving $(call step_dir,$(STEP)) with gunicorn, $(or $(WORKERS),$(CORES)) worker(s), on http://$(HOST):$(PORT) (Ctrl+C stops it)"
 	exec $(BIN)/gunicorn --workers $(or $(WORKERS),$(CORES)) --bind $(HOST):$(PORT) \
-	  --access-logfile - --no-control-socket '$(call step_dir,$(STEP)):create_app()'
+	  --access-logfile - --access-logformat $(ACCESS_LOG_FORMAT) --no-control-socket \
+	  '$(call step_dir,$(STEP)):create_app()'
 
 bench: valid-workers $(INSTALLED) ## Measure what authentication costs in steps 4 and 5 (WORKERS=k: under gunicorn; SUITE=1: time the tests too)
 	$(BIN)/python -m bench.run $(if $(WORKERS),--workers $(WORKERS)) $(if $(SUITE),--suite)

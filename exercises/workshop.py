@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = Path(__file__).with_name("manifest.toml")
-FAST_HASHING = ROOT / "tests" / "fast_hashing"
 WORKSHOP = ROOT / "workshop"
 TODO = "# TODO: "
 TODO_MORE = "#" + " " * (len(TODO) - 1)  # continuation lines line up with the text
@@ -198,11 +197,6 @@ class CheckRun:
         # Plain pytest in one process, on SQLite files: never a shared test database.
         for name in ("PYTEST_ADDOPTS", "TEST_DATABASE_URL"):
             env.pop(name, None)
-        # A check leaves out the tests at PassLib's real cost, so the steps hash cheaply from
-        # the start, their DUMMY_HASH included (see tests/fast_hashing/sitecustomize.py).
-        env["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(FAST_HASHING), env.get("PYTHONPATH")])
-        )
         command = [sys.executable, "-m", "pytest", "-p", "exercises.report"]
         command += ["-p", "no:cacheprovider", "-o", "addopts=--strict-markers"]
         command += ["-q", "--tb=short", "-m", marks, *pytest_args, *(modules or check_modules())]

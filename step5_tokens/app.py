@@ -110,7 +110,8 @@ REFUSALS = {
     "DISALLOWED/controls": "must not contain control characters",
     "DISALLOWED/precis_ignorable_properties": "must not contain invisible characters",
     "DISALLOWED/zero_width_joiner": "must not contain an invisible joiner here",
-    "DISALLOWED/has_compat": "must not contain compatibility variants such as ligatures",
+    "DISALLOWED/zero_width_nonjoiner": "must not contain an invisible non-joiner here",
+    "DISALLOWED/has_compat": "must not contain compatibility forms (ligatures, special spaces)",
     "DISALLOWED/symbols": "must not contain symbols or emoji",
     "DISALLOWED/punctuation": "must not contain punctuation beyond ASCII",
     "DISALLOWED/other": "must not contain surrogates, line separators or private-use characters",
@@ -168,6 +169,8 @@ def read_json():
         raise BadRequest(f"The body is not valid JSON: {error}.") from None
     except UnicodeDecodeError:
         raise BadRequest("The body is not valid JSON: it is not encoded as UTF-8.") from None
+    except ValueError:  # Python reads no integer of over 4,300 digits (CVE-2020-10735)
+        raise BadRequest("The body holds a number too long to read.") from None
     except RecursionError:
         raise BadRequest("The JSON body is nested too deeply.") from None
 

@@ -68,6 +68,12 @@ HOSTILE = [
         b"[" * 5000 + b"]" * 5000,
         ("nested too deeply", "The body must be a JSON object."),
     ),
+    # Over 4,300 digits, Python refuses to read an integer (ValueError: unhandled, a 500).
+    case(
+        "number-5000-digits",
+        body(password="NUMBER").replace(b'"NUMBER"', b"1" * 5000),
+        "number too long",
+    ),
     case("array", json.dumps([{"username": "mallory"}]).encode(), "JSON object"),
     case("string", b'"mallory"', "JSON object"),
     case("null", b"null", "JSON object"),

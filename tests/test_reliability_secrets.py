@@ -16,9 +16,16 @@ from sqlalchemy.engine import make_url
 
 from tests.helpers import basic_auth, live_steps, register_live, stored_users
 
+# Steps 4 and 5 under `make run`, and step 5 under `make serve`: gunicorn writes an access
+# log of its own.
+SERVERS = [
+    *live_steps(4, 5),
+    pytest.param((5, "serve"), id="step5-serve", marks=pytest.mark.step5),
+]
+
 pytestmark = [
     pytest.mark.live,
-    pytest.mark.parametrize("shared_live_server", live_steps(4, 5), indirect=True, scope="module"),
+    pytest.mark.parametrize("shared_live_server", SERVERS, indirect=True, scope="module"),
 ]
 
 SECRET = "plum-orbit-lantern-quiet-9431"  # appears nowhere else, so a find is a leak
@@ -31,24 +38,35 @@ def responses(shared_live_server):
     responses = [register_live(server, "keeper", SECRET)]
     location = urljoin(responses[0].url, responses[0].headers["Location"])  # a relative reference
     responses.append(requests.get(location, timeout=60))
-    for username, password in [("keeper", SECRET), ("keeper", "x" + SECRET), ("nobody", SECRET)]:
+    # The last: a client that puts the password where the username goes, as some APIs
+    # take a token (`curl -u "$TOKEN:"`).
+    for username, password in [
+        ("keeper", SECRET),
+        ("keeper", "x" + SECRET),
+        ("nobody", SECRET),
+        (SECRET, ""),
+    ]:
         headers = basic_auth(username, password)
         responses.append(requests.get(f"{server.url}/api/resource", headers=headers, timeout=60))
     responses.append(register_live(server, "keeper", SECRET))
     responses.append(register_live(server, "keeper:2", SECRET))
-    assert [response.status_code for response in responses] == [201, 200, 200, 401, 401, 409, 400]
+    statuses = [response.status_code for response in responses]
+    assert statuses == [201, 200, 200, 401, 401, 401, 409, 400]
     if server.step >= 5:
         issued = requests.post(
             f"{server.url}/api/tokens", headers=basic_auth("keeper", SECRET), timeout=60
         )
         bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+        as_username = basic_auth(issued.json()["access_token"], "")
         responses += [
             issued,
             requests.get(f"{server.url}/api/resource", headers=bearer, timeout=60),
+            requests.get(f"{server.url}/api/resource", headers=as_username, timeout=60),
             requests.delete(f"{server.url}/api/tokens", headers=bearer, timeout=60),
             requests.get(f"{server.url}/api/resource", headers=bearer, timeout=60),
         ]
-        assert [response.status_code for response in responses[-4:]] == [200, 200, 204, 401]
+        statuses = [response.status_code for response in responses[-5:]]
+        assert statuses == [200, 200, 401, 204, 401]
     server.stop()  # so that the log and the database files are complete
     return responses
 

@@ -191,6 +191,38 @@ def test_the_detail_says_where_the_json_breaks_and_nothing_of_encodings(client, 
     assert "UTF-8" not in detail and "encod" not in detail  # the bytes were fine
 
 
+def with_raw_number(field: str, number: bytes) -> bytes:
+    """A registration whose `field` is the given JSON number, written out as bytes."""
+    fields = {**VALID, field: "NUMBER"}
+    return json.dumps(fields).encode().replace(b'"NUMBER"', number)
+
+
+# Python refuses to turn more than 4,300 digits into an int (CVE-2020-10735): a 500 unless
+# it is caught. (raw bytes, the words of the detail)
+HUGE_NUMBERS = [
+    (with_raw_number("password", b"1" * 5000), "number too long"),
+    (with_raw_number("username", b"-" + b"9" * 4301), "number too long"),
+    (with_raw_number("padding", b"[" + b"7" * 4400 + b"]"), "number too long"),
+    (b"1" * 4400, "number too long"),
+    (with_raw_number("password", b"1" * 4300), "'password' is required and must be a string"),
+    (with_raw_number("password", b"1." + b"1" * 5000), "'password' is required and must be"),
+    (with_raw_number("password", b"1e999999"), "'password' is required and must be a string"),
+]
+
+
+@pytest.mark.parametrize(
+    "data, detail",
+    HUGE_NUMBERS,
+    ids=["5000-digits", "4301-negative", "in-an-array", "alone", "4300-digits", "decimal", "inf"],
+)
+def test_huge_numbers_are_400_and_store_nothing(client, app, step, spy, data, detail):
+    response = client.post("/api/users", data=data, content_type="application/json")
+    body = assert_problem(response, 400)
+    assert detail in body["detail"]
+    assert user_count(app, step) == 0
+    assert spy.hashed == []
+
+
 # How deep Python's JSON parser goes depends on its version: 3.11 and 3.12 give up on these
 # with RecursionError (unhandled, a 500), 3.13 parses them (up to about 8,000 levels). Either
 # way the answer is a 400 whose detail is true for the input: it is nested too deeply, or it
@@ -309,6 +341,7 @@ REFUSED_USERNAMES = [
     ("alice\u2066", "invisible", "U+2066"),  # left-to-right isolate
     ("alice\ufe0f", "invisible", "U+FE0F"),  # variation selector 16
     ("alice\u200dbob", "joiner", "U+200D"),  # zero width joiner, not after a virama
+    ("alice\u200cbob", "non-joiner", "U+200C"),  # zero width non-joiner, not after a virama
     ("alice smith", "spaces", "U+0020"),
     ("alice\tsmith", "control", "U+0009"),
     ("alice\x85", "control", "U+0085"),  # next line, a C1 control
@@ -318,6 +351,7 @@ REFUSED_USERNAMES = [
     ("alice™", "compatibility", "U+2122"),
     ("𝐚lice", "compatibility", "U+1D41A"),  # mathematical bold a
     ("alice\u3000", "compatibility", "U+3000"),  # ideographic space, a variant of U+0020
+    ("alice\u00a0smith", "special spaces", "U+00A0"),  # no-break space: named a space
     ("alice❤", "symbols", "U+2764"),
     ("alice©", "symbols", "U+00A9"),
     ("o\u2019brien", "punctuation", "U+2019"),  # the curly apostrophe of phone keyboards
