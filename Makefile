@@ -143,11 +143,16 @@ valid-workers:
 # credentials (a client that puts a token or a password there would see it logged) and the
 # query string (where a client may put what belongs in a header).
 ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s'
+# --forwarded-allow-ips '': gunicorn trusts no peer's proxy headers. By default it trusts
+# loopback's, so any local client could set the path prefix with a SCRIPT_NAME header or
+# get gunicorn's own HTML error page with two scheme headers that disagree. Behind a real
+# proxy, give its address here.
 
 serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core)
 	@echo "Serving $(call step_dir,$(STEP)) with gunicorn, $(or $(WORKERS),$(CORES)) worker(s), on http://$(HOST):$(PORT) (Ctrl+C stops it)"
 	exec $(BIN)/gunicorn --workers $(or $(WORKERS),$(CORES)) --bind $(HOST):$(PORT) \
 	  --access-logfile - --access-logformat $(ACCESS_LOG_FORMAT) --no-control-socket \
+	  --forwarded-allow-ips '' \
 	  '$(call step_dir,$(STEP)):create_app()'
 
 bench: valid-workers $(INSTALLED) ## Measure what authentication costs in steps 4 and 5 (WORKERS=k: under gunicorn; SUITE=1: time the tests too)

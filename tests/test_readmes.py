@@ -12,6 +12,7 @@ an Allow header, which Werkzeug takes from a set.
 """
 
 import re
+import shlex
 import subprocess
 
 import pytest
@@ -124,3 +125,23 @@ def test_readme_sessions_work_verbatim(readme, step, live_server):
             run_console(pairs, server)
         else:
             run_pycon(pairs, server, step)
+
+
+def test_the_readmes_gunicorn_command_is_the_one_make_serve_runs():
+    """The README shows `make serve` without make: the same program with the same options."""
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"^\.venv/bin/gunicorn .*?'\n", readme, re.MULTILINE | re.DOTALL)
+    assert shown, "README.md has no gunicorn command"
+    dry_run = subprocess.run(
+        ["make", "--no-print-directory", "-n", "serve", "STEP=5", "WORKERS=2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    run = dry_run[dry_run.index("exec ") + len("exec ") :]
+
+    def words(command):
+        return shlex.split(command.replace("\\\n", " "))
+
+    assert words(run) == words(shown.group(0))
