@@ -68,6 +68,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         db.create_all()
 
+    # A path with doubled slashes is a 404, like any path without a route. By default
+    # Werkzeug redirects it to the merged path: an HTML 308 whose Location takes its host
+    # from the Host header, and which a client follows with the same method and body.
+    app.url_map.merge_slashes = False
     app.register_error_handler(HTTPException, problem)
     app.register_error_handler(OperationalError, database_unavailable)
 

@@ -147,6 +147,22 @@ def test_a_script_name_header_does_not_mount_the_app_under_a_prefix(shared_live_
     assert name not in stored_users(shared_live_server.database_url)
 
 
+@pytest.mark.parametrize(
+    "method, target",
+    [("GET", "//api/users/1"), ("GET", "/api/users//1"), ("POST", "/api//users")],
+)
+def test_doubled_slashes_are_a_404_not_a_redirect(shared_live_server, method, target):
+    name = f"slashes{len(stored_users(shared_live_server.database_url))}"
+    headers = [("Host", "evil.example"), JSON]
+    status, response_headers, body = send(
+        shared_live_server, method, target, headers, registration(name)
+    )
+    assert status == 404, body
+    assert response_headers["Content-Type"] == "application/problem+json"
+    assert "Location" not in response_headers
+    assert name not in stored_users(shared_live_server.database_url)
+
+
 def test_the_location_resolves_against_the_request_url_to_the_user(shared_live_server):
     response = register_live(shared_live_server, "follower")
     assert response.status_code == 201

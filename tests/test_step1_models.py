@@ -41,6 +41,18 @@ def test_ids_no_column_can_hold_are_404(client, user_id):
     assert_problem(client.get(f"/api/users/{user_id}"), 404)
 
 
+# Werkzeug merges doubled slashes with a 308 redirect by default: an HTML page, whose
+# Location takes its host from the Host header, and which keeps the method and the body.
+@pytest.mark.parametrize(
+    "path", ["/api/users//1", "/api//users/1", "/api/users/1//", "/api///users///1"]
+)
+def test_a_path_with_doubled_slashes_is_404_not_a_redirect(client, add_user, path):
+    add_user("alice")
+    response = client.get(path, headers={"Host": "evil.example"})
+    assert_problem(response, 404)
+    assert "Location" not in response.headers
+
+
 def test_unknown_route_is_404_problem(client):
     assert_problem(client.get("/no/such/page"), 404)
 
