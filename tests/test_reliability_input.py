@@ -108,14 +108,23 @@ HOSTILE = [
     ),
     case("username-lone-surrogate", b'{"username": "\\ud800", "password": "x"}', "U+D800"),
     case("username-colon", body(username="mallory:admin"), "colon"),
+    case(
+        "username-twice",
+        b'{"username": "alice", "password": "%s", "username": "admin"}' % PASSPHRASE.encode(),
+        "'username' twice",
+    ),
+    case("nan", b'{"username": "alice", "password": NaN}', "NaN is not a JSON value"),
+    case(
+        "utf-16", json.dumps({"username": "x", "password": PASSPHRASE}).encode("utf-16"), "UTF-8"
+    ),
     case("username-33-characters", body(username="m" * 33), "1 to 32 characters"),
     case("password-129-characters", body(password="x" * 129), "15 to 128 characters"),
     case("password-5000-characters", body(password="x" * 5000), "15 to 128 characters"),
     case("text-plain", body(), "application/json", status=415, content_type="text/plain"),
-    case("over-16-kib", TOO_LARGE, "exceeds the capacity limit", status=413),
+    case("over-16-kib", TOO_LARGE, "over the limit of 16384 bytes", status=413),
     # Chunked, there is no Content-Length to refuse up front: the app refuses a body
     # that reaches the limit, where Werkzeug stops reading it.
-    case("over-16-kib-chunked", Chunked(TOO_LARGE), "exceeds the capacity limit", status=413),
+    case("over-16-kib-chunked", Chunked(TOO_LARGE), "stay under 16384 bytes", status=413),
 ]
 
 

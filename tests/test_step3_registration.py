@@ -223,6 +223,62 @@ def test_huge_numbers_are_400_and_store_nothing(client, app, step, spy, data, de
     assert spy.hashed == []
 
 
+# The body is read as I-JSON (RFC 7493): JSON that every parser reads alike. Python's parser
+# alone keeps the last of two equal names in an object (another parser, a proxy's say, may
+# keep the first) and reads NaN and Infinity, which are not JSON. (raw bytes, the words of
+# the detail)
+NOT_I_JSON = [
+    (b'{"username": "alice", "username": "mallory", "password": "%s"}', "username"),
+    (b'{"username": "alice", "password": "short", "password": "%s"}', "password"),
+    (b'{"username": "alice", "\\u0075sername": "bob", "password": "%s"}', "username"),
+    (b'{"username": "alice", "password": "%s", "extra": {"k": 1, "k": 2}}', "k"),
+    (b'{"username": "alice", "password": "%s", "extra": NaN}', "NaN"),
+    (b'{"username": "alice", "password": "%s", "extra": [Infinity]}', "Infinity"),
+    (b'{"username": "alice", "password": "%s", "extra": -Infinity}', "-Infinity"),
+]
+
+
+@pytest.mark.parametrize(
+    "data, name",
+    NOT_I_JSON,
+    ids=[
+        "username-twice",
+        "password-twice",
+        "escaped-twice",
+        "nested-twice",
+        "nan",
+        "inf",
+        "-inf",
+    ],
+)
+def test_json_that_parsers_read_differently_is_400(client, app, step, spy, data, name):
+    data = data.replace(b"%s", PASSPHRASE.encode())
+    response = client.post("/api/users", data=data, content_type="application/json")
+    detail = assert_problem(response, 400)["detail"]
+    if name in ("NaN", "Infinity", "-Infinity"):
+        assert detail == f"{name} is not a JSON value."
+    else:
+        assert detail == f"The body gives the name {name!r} twice in one object."
+    assert user_count(app, step) == 0
+    assert spy.hashed == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_body_in_another_unicode_encoding_is_400(client, app, step, encoding):
+    # RFC 8259 §8.1: JSON between systems is UTF-8. Python's parser guesses the others.
+    data = json.dumps(VALID).encode(encoding)
+    response = client.post("/api/users", data=data, content_type="application/json")
+    assert_problem(response, 400)
+    assert user_count(app, step) == 0
+
+
+def test_a_utf_8_byte_order_mark_is_ignored(client):
+    # RFC 8259 §8.1: a parser may ignore one (a client must not send it).
+    data = b"\xef\xbb\xbf" + json.dumps(VALID).encode()
+    response = client.post("/api/users", data=data, content_type="application/json")
+    assert response.status_code == 201
+
+
 # How deep Python's JSON parser goes depends on its version: 3.11 and 3.12 give up on these
 # with RecursionError (unhandled, a 500), 3.13 parses them (up to about 8,000 levels). Either
 # way the answer is a 400 whose detail is true for the input: it is nested too deeply, or it
@@ -301,6 +357,33 @@ def test_a_chunked_body_under_the_limit_is_accepted(client):
 def test_a_body_of_exactly_16_kib_with_its_length_is_accepted(client):
     response = client.post("/api/users", data=padded(16 * 1024), content_type="application/json")
     assert response.status_code == 201
+
+
+def test_the_413_details_name_the_limit(client):
+    payload = json.dumps({**VALID, "padding": "x" * 16 * 1024})
+    response = client.post("/api/users", data=payload, content_type="application/json")
+    assert "16384 bytes" in assert_problem(response, 413)["detail"]
+    response = post_chunked(client, padded(16 * 1024))
+    assert "16384 bytes" in assert_problem(response, 413)["detail"]
+
+
+@pytest.mark.parametrize("terminated", [True, False], ids=["gunicorn", "werkzeug"])
+def test_a_body_shorter_than_its_content_length_is_400(client, app, step, spy, terminated):
+    # The client stopped sending early. gunicorn hands the app what came, and tells Werkzeug
+    # (wsgi.input_terminated) that the stream ends there; Werkzeug's own server does not.
+    data = json.dumps(VALID).encode()
+    response = client.post(
+        "/api/users",
+        data=data,
+        content_type="application/json",
+        environ_overrides={
+            "CONTENT_LENGTH": str(len(data) + 100),
+            "wsgi.input_terminated": terminated,
+        },
+    )
+    assert "ended before" in assert_problem(response, 400)["detail"]
+    assert user_count(app, step) == 0
+    assert spy.hashed == []
 
 
 @pytest.mark.parametrize(
