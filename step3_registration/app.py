@@ -152,10 +152,10 @@ def refuse_constant(name: str):
 
 
 def read_json():
-    """Return the request's body parsed as I-JSON (RFC 7493), or raise 400, 413, 415 or 501.
+    """Return the request's body parsed as JSON, or raise 400, 413, 415 or 501.
 
-    I-JSON is the JSON that every parser reads alike: UTF-8, no name twice in one object
-    (parsers differ on which one wins), no NaN or Infinity.
+    Three rules of I-JSON (RFC 7493) keep every parser reading the body alike: UTF-8, no
+    name twice in one object (parsers differ on which one wins), no NaN or Infinity.
     """
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.")
