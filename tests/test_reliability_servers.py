@@ -10,7 +10,6 @@ against a live server of each kind.
 
 import base64
 import http.client
-import io
 import json
 import socket
 from urllib.parse import urljoin
@@ -57,27 +56,14 @@ def send(server, method, target, headers, body=None, chunked=False):
 
 
 def send_raw(server, data: bytes) -> tuple[int, str, bytes]:
-    """Send bytes as they are, then close our side, and return the status, the Content-Type
-    and the whole answer: for framings that http.client would not write."""
+    """Send bytes as they are, for framings that http.client would not write, then close
+    our side. Returns the status, the Content-Type and the body of the answer."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
         connection.sendall(data)
         connection.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-    response = http.client.HTTPResponse(FakeSocket(answer))
-    response.begin()
-    return response.status, response.headers.get("Content-Type", ""), answer
-
-
-class FakeSocket:
-    """A received answer, for http.client.HTTPResponse to parse."""
-
-    def __init__(self, answer: bytes):
-        self.answer = answer
-
-    def makefile(self, mode):
-        return io.BytesIO(self.answer)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, response.headers.get("Content-Type", ""), response.read()
 
 
 def registration(username: str) -> bytes:
