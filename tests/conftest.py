@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, event, text
 
 from tests.hashing import cheap_context
-from tests.helpers import PASSPHRASE, HashSpy
+from tests.helpers import PASSPHRASE, HashSpy, Step
 from tests.live import LiveServer
 
 STEPS_ROOT = Path(os.environ["STEPS_ROOT"]).resolve() if os.environ.get("STEPS_ROOT") else None
@@ -40,25 +40,23 @@ def fresh_database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def step(request):
-    """The app module of the step under test (parametrize with steps_from)."""
+    """The step package under test, as a `Step` (parametrize with steps_from)."""
     # Done here, after collection: pytest puts the repository first on sys.path
     # whenever it imports a test module.
     if STEPS_ROOT and sys.path[0] != str(STEPS_ROOT):
         sys.path.insert(0, str(STEPS_ROOT))
-    module = importlib.import_module(f"{request.param}.app")
-    if STEPS_ROOT and not Path(module.__file__).is_relative_to(STEPS_ROOT):
-        pytest.fail(f"STEPS_ROOT has no {request.param}/: found {module.__file__} instead")
-    return module
+    package = importlib.import_module(request.param)
+    if STEPS_ROOT and not Path(package.__file__).is_relative_to(STEPS_ROOT):
+        pytest.fail(f"STEPS_ROOT has no {request.param}/: found {package.__file__} instead")
+    return Step(package)
 
 
 @pytest.fixture
 def app(step, tmp_path, request, monkeypatch):
     if not request.node.get_closest_marker("real_cost"):
         context = cheap_context()
-        if hasattr(step, "pwd_context"):
-            monkeypatch.setattr(step, "pwd_context", context)
-        if hasattr(step, "DUMMY_HASH"):
-            monkeypatch.setattr(step, "DUMMY_HASH", context.hash("a password of nobody"))
+        step.replace(monkeypatch, "pwd_context", context)
+        step.replace(monkeypatch, "DUMMY_HASH", context.hash("a password of nobody"))
     url = fresh_database_url(tmp_path)
     app = step.create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
     yield app
@@ -137,7 +135,7 @@ def shared_live_server(request, tmp_path_factory):
 def spy(step, app, monkeypatch):
     """Count what the step hashes and verifies (after the cheap-hashing swap in `app`)."""
     spy = HashSpy(step.pwd_context)
-    monkeypatch.setattr(step, "pwd_context", spy)
+    step.replace(monkeypatch, "pwd_context", spy)
     return spy
 
 

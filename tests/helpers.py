@@ -2,8 +2,10 @@
 
 import base64
 import contextlib
+import importlib
 import json
 import os
+import pkgutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -65,6 +67,33 @@ def assert_detail_says(problem: dict, words: str | tuple[str, ...]) -> None:
     assert any(one in problem["detail"] for one in alternatives), (
         f"a detail saying {' or '.join(map(repr, alternatives))}, not {problem['detail']!r}"
     )
+
+
+class Step:
+    """A step package and its modules: `step.User` is found in whichever module defines it.
+
+    A test that replaces a name (`pwd_context`, `DUMMY_HASH`, `utc_now`) must replace it in
+    every module that uses it, since each module imported its own reference: `replace`.
+    """
+
+    def __init__(self, package):
+        names = [info.name for info in pkgutil.iter_modules(package.__path__)]
+        self.modules = [package] + [
+            importlib.import_module(f"{package.__name__}.{name}") for name in names
+        ]
+
+    def __getattr__(self, name):
+        for module in self.modules:
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(f"no module of {self.modules[0].__name__} has {name!r}")
+
+    def replace(self, monkeypatch, name: str, value) -> int:
+        """Set `name` to `value` in every module of the step that has it; return how many."""
+        holders = [module for module in self.modules if hasattr(module, name)]
+        for module in holders:
+            monkeypatch.setattr(module, name, value)
+        return len(holders)
 
 
 class HashSpy:

@@ -237,11 +237,11 @@ def test_a_token_in_the_query_string_or_a_form_is_ignored(client, alice):
 
 def test_an_expired_token_is_invalid_token(client, alice, step, monkeypatch):
     issued_at = step.utc_now()
-    monkeypatch.setattr(step, "utc_now", lambda: issued_at)
+    step.replace(monkeypatch, "utc_now", lambda: issued_at)
     token = issue(client)
-    monkeypatch.setattr(step, "utc_now", lambda: issued_at + timedelta(seconds=3599))
+    step.replace(monkeypatch, "utc_now", lambda: issued_at + timedelta(seconds=3599))
     assert client.get("/api/resource", headers=bearer(token)).status_code == 200
-    monkeypatch.setattr(step, "utc_now", lambda: issued_at + timedelta(seconds=3600))
+    step.replace(monkeypatch, "utc_now", lambda: issued_at + timedelta(seconds=3600))
     assert_invalid_token(client.get("/api/resource", headers=bearer(token)))
     # An expired token can be neither used nor refreshed: the password is the only way back.
     assert_problem(client.post("/api/tokens", headers=bearer(token)), 401)
@@ -322,11 +322,11 @@ def test_issuing_a_token_deletes_every_expired_one(client, alice, app, step, mon
         == 201
     )
     start = step.utc_now()
-    monkeypatch.setattr(step, "utc_now", lambda: start)
+    step.replace(monkeypatch, "utc_now", lambda: start)
     old_alice, old_bob = issue(client), issue(client, "bob")
-    monkeypatch.setattr(step, "utc_now", lambda: start + timedelta(seconds=1800))
+    step.replace(monkeypatch, "utc_now", lambda: start + timedelta(seconds=1800))
     recent_bob = issue(client, "bob")
-    monkeypatch.setattr(step, "utc_now", lambda: start + timedelta(seconds=3600))
+    step.replace(monkeypatch, "utc_now", lambda: start + timedelta(seconds=3600))
     new_alice = issue(client)
     digests = {row.digest for row in stored_tokens(app, step)}
     assert digests == {step.Token.digest_of(recent_bob), step.Token.digest_of(new_alice)}

@@ -1,0 +1,26 @@
+"""The database: its users."""
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    # Room for the ~120-character sha512_crypt hashes of step 2, and more.
+    password_hash: Mapped[str] = mapped_column(String(255))
+
+    def to_dict(self) -> dict:
+        # The one place that decides what a client sees: never the hash.
+        return {"id": self.id, "username": self.username}
+
