@@ -2,12 +2,12 @@
 
 # STEP given on the command line or in the environment narrows `make test` to that step.
 STEP_GIVEN := $(filter command line environment,$(origin STEP))
-STEP ?= 5
+STEP ?= 6
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTHON ?= python3
 
-STEPS := step1_models step2_hashing step3_registration step4_auth step5_tokens
+STEPS := step1_models step2_hashing step3_registration step4_auth step5_tokens step6_throttling
 step_dir = $(word $(1),$(STEPS))
 previous_step_dir = $(word $(1),- $(STEPS))
 
@@ -18,9 +18,9 @@ BIN := $(VENV)/bin
 REQUIREMENTS := $(VENV)/.installed-requirements
 INSTALLED := $(VENV)/.installed-repository-path
 
-# Stops a recipe with a clear message unless STEP is 1 to 5.
-check_step = case "$(STEP)" in 1|2|3|4|5) ;; \
-  *) echo "STEP must be 1, 2, 3, 4 or 5 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
+# Stops a recipe with a clear message unless STEP is 1 to 6.
+check_step = case "$(STEP)" in 1|2|3|4|5|6) ;; \
+  *) echo "STEP must be 1, 2, 3, 4, 5 or 6 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
 
 # Workshop mode (exercises/): WORKSHOP=1 makes run, shell, diff and notebook use your
 # working copy of the step in workshop/ instead of the solution.
@@ -39,7 +39,7 @@ valid-step:
 	@$(check_step)
 
 help: ## List the targets
-	@echo "Usage: make TARGET [STEP=1..5] [HOST=127.0.0.1] [PORT=5000] [WORKERS=k] [WORKSHOP=1]"
+	@echo "Usage: make TARGET [STEP=1..6] [HOST=127.0.0.1] [PORT=5000] [WORKERS=k] [WORKSHOP=1]"
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -77,7 +77,7 @@ $(INSTALLED): $(REQUIREMENTS)
 	@$(BIN)/python -c '$(PTH_FILE)' "$(CURDIR)"
 	@touch $@
 
-run: valid-step $(INSTALLED) ## Serve step STEP (default 5) with Flask's development server (WORKSHOP=1: your copy)
+run: valid-step $(INSTALLED) ## Serve step STEP (default 6) with Flask's development server (WORKSHOP=1: your copy)
 	@$(check_copy)
 	@echo "Serving $(STEP_APP) on http://$(HOST):$(PORT) (Ctrl+C stops it)"
 	exec $(BIN)/flask --app $(STEP_APP) run --host $(HOST) --port $(PORT) \
@@ -148,12 +148,42 @@ ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s'
 # get gunicorn's own HTML error page with two scheme headers that disagree. Behind a real
 # proxy, give its address here.
 
-serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core)
-	@echo "Serving $(call step_dir,$(STEP)) with gunicorn, $(or $(WORKERS),$(CORES)) worker(s), on http://$(HOST):$(PORT) (Ctrl+C stops it)"
-	exec $(BIN)/gunicorn --workers $(or $(WORKERS),$(CORES)) --bind $(HOST):$(PORT) \
+# Step 6 counts failed logins in each worker's memory, unless its limits are off or
+# FLASK_RATELIMIT_STORAGE_URI names a store that the workers share (make redis starts one):
+# then one worker, since k workers counting alone would let k times the limit through.
+COUNTS_ALONE = $(if $(filter 6,$(STEP)),$(if $(filter false,$(FLASK_RATELIMIT_ENABLED))$(filter-out memory://%,$(FLASK_RATELIMIT_STORAGE_URI)),,yes))
+SERVE_WORKERS = $(or $(WORKERS),$(if $(COUNTS_ALONE),1,$(CORES)))
+REDIS_PORT ?= 6379
+define workers_share_no_store
+echo "With WORKERS=$(WORKERS), each worker would count failed logins alone, and let $(WORKERS) times the limit through." >&2; \
+echo "Give the workers one store: run make redis in another terminal, then" >&2; \
+echo "  FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:$(REDIS_PORT) make serve STEP=$(STEP) WORKERS=$(WORKERS)" >&2; exit 2
+endef
+define one_worker_counts
+echo "Step 6 counts failed logins in this process's memory, so one worker serves it. For more, see make redis."
+endef
+
+serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core; step 6: see make redis)
+	@$(if $(and $(COUNTS_ALONE),$(filter-out 1,$(SERVE_WORKERS))),$(workers_share_no_store))
+	@$(if $(COUNTS_ALONE),$(one_worker_counts))
+	@echo "Serving $(call step_dir,$(STEP)) with gunicorn, $(SERVE_WORKERS) worker(s), on http://$(HOST):$(PORT) (Ctrl+C stops it)"
+	exec $(BIN)/gunicorn --workers $(SERVE_WORKERS) --bind $(HOST):$(PORT) \
 	  --access-logfile - --access-logformat $(ACCESS_LOG_FORMAT) --no-control-socket \
 	  --forwarded-allow-ips '' \
 	  '$(call step_dir,$(STEP)):create_app()'
+
+.PHONY: redis test-redis
+redis: ## Start a throwaway Redis on 127.0.0.1:REDIS_PORT (default 6379) that step 6's workers share
+	@command -v redis-server >/dev/null || { \
+	  echo "redis-server was not found. Install it, then run make redis again:" >&2; \
+	  echo "  Debian or Ubuntu:  sudo apt-get install redis-server" >&2; \
+	  echo "  macOS (Homebrew):  brew install redis" >&2; exit 1; }
+	@echo "Redis on 127.0.0.1:$(REDIS_PORT), keeping nothing on disk (Ctrl+C stops it). In another terminal:"
+	@echo "  FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:$(REDIS_PORT) make serve STEP=6 WORKERS=2"
+	exec redis-server --bind 127.0.0.1 --port $(REDIS_PORT) --save '' --appendonly no
+
+test-redis: $(INSTALLED) ## Run the tests that need Redis (step 6's limits shared by workers) on a throwaway redis-server
+	tests/redis.sh $(BIN)/python
 
 bench: valid-workers $(INSTALLED) ## Measure what authentication costs in steps 4 and 5 (WORKERS=k: under gunicorn; SUITE=1: time the tests too)
 	$(BIN)/python -m bench.run $(if $(WORKERS),--workers $(WORKERS)) $(if $(SUITE),--suite)

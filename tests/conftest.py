@@ -58,7 +58,11 @@ def app(step, tmp_path, request, monkeypatch):
         step.replace(monkeypatch, "pwd_context", context)
         step.replace(monkeypatch, "DUMMY_HASH", context.hash("a password of nobody"))
     url = fresh_database_url(tmp_path)
-    app = step.create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url}
+    # Step 6 limits failed logins and registrations, which the tests of the steps before it
+    # send by the dozen: they run step 6 as a load test would, with its limits off.
+    config["RATELIMIT_ENABLED"] = bool(request.node.get_closest_marker("limits"))
+    app = step.create_app(config)
     yield app
     with app.app_context():
         step.db.engine.dispose()

@@ -8,6 +8,8 @@ import os
 import pkgutil
 import sqlite3
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,14 @@ from sqlalchemy.engine import make_url
 
 from tests.live import ROOT
 
-STEPS = ("step1_models", "step2_hashing", "step3_registration", "step4_auth", "step5_tokens")
+STEPS = (
+    "step1_models",
+    "step2_hashing",
+    "step3_registration",
+    "step4_auth",
+    "step5_tokens",
+    "step6_throttling",
+)
 PASSPHRASE = "correct-horse-battery-staple"
 
 
@@ -35,6 +44,18 @@ def live_steps(*numbers: int) -> list:
         pytest.param(number, id=f"step{number}", marks=getattr(pytest.mark, f"step{number}"))
         for number in numbers
     ]
+
+
+def concurrently(function, arguments):
+    """Call function(argument) for every argument, each in its own thread, all at once."""
+    start_together = threading.Barrier(len(arguments), timeout=60)
+
+    def call(argument):
+        start_together.wait()
+        return function(argument)
+
+    with ThreadPoolExecutor(max_workers=len(arguments)) as pool:
+        return list(pool.map(call, arguments))
 
 
 def basic_auth(username: str, password: str) -> dict[str, str]:

@@ -54,7 +54,9 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
-        env = {**os.environ, "DATABASE_URL": self.database_url, **self.extra_env}
+        # Step 6's limits are off unless a test turns them on (see the `app` fixture).
+        env = {**os.environ, "DATABASE_URL": self.database_url, "FLASK_RATELIMIT_ENABLED": "false"}
+        env.update(self.extra_env)
         path = [str(ROOT)] if self.real_cost else [str(FAST_HASHING), str(ROOT)]
         env["PYTHONPATH"] = os.pathsep.join(path + [p for p in [env.get("PYTHONPATH")] if p])
         if sys.prefix != sys.base_prefix:  # make uses the virtualenv running the tests
@@ -118,3 +120,38 @@ class LiveServer:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+class RedisServer:
+    """The throwaway Redis that `make test-redis` starts (tests/redis.sh), which a test may
+    stop and start again: its configuration file (TEST_REDIS_CONF) says how."""
+
+    def __init__(self, url: str | None = None, conf: str | None = None):
+        self.url = url or os.environ["TEST_REDIS_URL"]
+        self.conf = conf or os.environ.get("TEST_REDIS_CONF")
+
+    def client(self):
+        import redis  # only the tests that use Redis need the client
+
+        return redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
+
+    def wait(self, timeout: float = 30) -> None:
+        """Return once the server answers PING."""
+        import redis
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.client().ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.client().shutdown(nosave=True)
+
+    def start(self) -> None:
+        subprocess.run(["redis-server", self.conf], check=True, stdout=subprocess.DEVNULL)
+        self.wait()

@@ -7,9 +7,6 @@ Authorization headers), test_reliability_secrets.py. Every live server's log is 
 for tracebacks when its test ends: see `live_servers` in conftest.py.
 """
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 import requests
 
@@ -17,6 +14,7 @@ from tests.helpers import (
     PASSPHRASE,
     assert_problem,
     basic_auth,
+    concurrently,
     live_steps,
     register_live,
     stored_users,
@@ -29,18 +27,6 @@ pytestmark = pytest.mark.live
 REGISTERING_SERVERS = pytest.mark.parametrize(
     "shared_live_server", live_steps(3, 5), indirect=True, scope="module"
 )
-
-
-def concurrently(function, arguments):
-    """Call function(argument) for every argument, each in its own thread, all at once."""
-    start_together = threading.Barrier(len(arguments), timeout=60)
-
-    def call(argument):
-        start_together.wait()
-        return function(argument)
-
-    with ThreadPoolExecutor(max_workers=len(arguments)) as pool:
-        return list(pool.map(call, arguments))
 
 
 def assert_no_database_errors(responses):

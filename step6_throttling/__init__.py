@@ -1,0 +1,41 @@
+"""Step 6: throttling, failed logins and registrations limited with Flask-Limiter.
+
+Flask's CLI finds create_app here: flask --app <folder> run.
+"""
+
+from flask import Flask
+from flask_limiter import RateLimitExceeded
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .api import api
+from .errors import database_unavailable, problem
+from .headers import SafeRequest
+from .limits import limiter, rate_limited
+from .models import db
+from .settings import configure
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: settings, database, error handlers and routes, in that order."""
+    app = Flask(__name__)
+    app.request_class = SafeRequest
+    configure(app, test_config)
+    if app.config["BEHIND_PROXY"]:  # only X-Forwarded-For: no header builds a URL
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=0)
+
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+
+    # A path with doubled slashes is a 404, like any path without a route. By default
+    # Werkzeug redirects it to the merged path: an HTML 308 whose Location takes its host
+    # from the Host header, and which a client follows with the same method and body.
+    app.url_map.merge_slashes = False
+    app.register_error_handler(HTTPException, problem)
+    app.register_error_handler(OperationalError, database_unavailable)
+    app.register_blueprint(api)
+    limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, rate_limited)
+    return app

@@ -1,0 +1,381 @@
+"""Step 6: failed logins and registrations are limited (Flask-Limiter, moving windows).
+
+The limits are on in this module only (marker `limits`): the other steps' tests run step 6
+with them off, as a load test would. Against gunicorn and a shared Redis:
+test_reliability_limits.py (`make test-redis`).
+"""
+
+import contextlib
+import logging
+import re
+import threading
+import time
+
+import limits.storage.memory
+import pytest
+import requests
+
+from tests.helpers import PASSPHRASE, assert_problem, basic_auth, concurrently, steps_from
+
+pytestmark = [pytest.mark.parametrize("step", steps_from(6), indirect=True), pytest.mark.limits]
+
+WRONG = "not-the-right-passphrase"
+RETRY = re.compile(r"Try again in (\d+) seconds\.")
+ELSEWHERE = {"environ_base": {"REMOTE_ADDR": "192.0.2.7"}}  # another client
+
+
+def guess(client, username, password=WRONG, route="/api/resource", headers=(), **options):
+    """One attempt with HTTP Basic credentials, on one of the routes that take them."""
+    method = client.post if route == "/api/tokens" else client.get
+    return method(route, headers={**basic_auth(username, password), **dict(headers)}, **options)
+
+
+def fail(client, username, times, **options):
+    for _ in range(times):
+        assert guess(client, username, **options).status_code == 401
+
+
+def assert_limited(response, what: str) -> int:
+    """A 429 problem that says what is limited, and when to retry as Retry-After does."""
+    problem = assert_problem(response, 429)
+    assert what in problem["detail"], problem["detail"]
+    seconds = int(response.headers["Retry-After"])
+    assert RETRY.search(problem["detail"])[1] == str(seconds), problem["detail"]
+    return seconds
+
+
+def register(client, username, **options):
+    return client.post(
+        "/api/users", json={"username": username, "password": PASSPHRASE}, **options
+    )
+
+
+def test_the_limits_are_settings_with_these_defaults(app):
+    assert app.config["FAILED_LOGINS_PER_USERNAME"] == "10 per 10 minutes; 100 per day"
+    assert app.config["FAILED_LOGINS_PER_ADDRESS"] == "50 per 10 minutes"
+    assert app.config["REGISTRATIONS_PER_ADDRESS"] == "20 per hour"
+    assert app.config["RATELIMIT_STRATEGY"] == "moving-window"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_the_eleventh_wrong_password_for_a_name_is_a_429_with_retry_after(client, add_user):
+    add_user("alice")
+    fail(client, "alice", 10)
+    response = guess(client, "alice")
+    assert 1 <= assert_limited(response, "failed logins for this username") <= 600
+    assert "WWW-Authenticate" not in response.headers
+
+
+def test_a_limited_request_computes_no_hash(client, add_user, spy):
+    add_user("alice")
+    fail(client, "alice", 10)
+    spy.verified.clear()
+    assert guess(client, "alice").status_code == 429
+    assert guess(client, "nobody", route="/api/tokens").status_code == 401
+    assert len(spy.verified) == 1  # nobody's, against the dummy hash: not alice's
+
+
+def test_while_a_name_is_limited_its_correct_password_gets_the_429_too(client, add_user):
+    add_user("alice")
+    fail(client, "alice", 10)
+    assert_limited(guess(client, "alice", PASSPHRASE), "for this username")
+    assert_limited(guess(client, "alice", PASSPHRASE, route="/api/tokens"), "for this username")
+
+
+def test_an_unknown_name_is_limited_exactly_like_a_known_one(client, add_user):
+    add_user("alice")
+    answers = {}
+    for name in ("alice", "nobody"):
+        responses = [guess(client, name) for _ in range(12)]
+        answers[name] = [(r.status_code, RETRY.sub("", r.json["detail"])) for r in responses]
+    assert answers["alice"] == answers["nobody"]
+    assert [status for status, _ in answers["alice"]] == [401] * 10 + [429] * 2
+
+
+def test_a_name_is_counted_as_rfc_8265_prepares_it(client, add_user):
+    add_user("alice")
+    fail(client, "alice", 5)
+    fail(client, "ａｌｉｃｅ", 5)  # fullwidth letters: the same account
+    assert_limited(guess(client, "alice", PASSPHRASE), "for this username")
+
+
+def test_both_routes_that_take_a_password_share_one_count(client, add_user):
+    add_user("alice")
+    fail(client, "alice", 5, route="/api/tokens")
+    fail(client, "alice", 5)
+    assert_limited(guess(client, "alice", route="/api/tokens"), "for this username")
+    assert_limited(guess(client, "alice"), "for this username")
+
+
+def test_a_token_keeps_working_while_its_password_is_limited(client, add_user):
+    add_user("alice")
+    token = guess(client, "alice", PASSPHRASE, route="/api/tokens").json["access_token"]
+    fail(client, "alice", 10)
+    assert guess(client, "alice", PASSPHRASE, route="/api/tokens").status_code == 429
+    bearer = {"Authorization": f"Bearer {token}"}
+    response = client.get("/api/resource", headers=bearer)
+    assert response.status_code == 200
+    assert response.json == {"data": "Hello, alice!"}
+    assert client.delete("/api/tokens", headers=bearer).status_code == 204
+
+
+def test_other_names_are_not_limited_by_one_that_is(client, add_user):
+    add_user("alice")
+    add_user("bob")
+    fail(client, "alice", 10)
+    assert guess(client, "bob", PASSPHRASE).status_code == 200
+    assert guess(client, "bob").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer fra_unknown", "Basic !!junk!!", 'Digest username="alice"'],
+    ids=["no-credentials", "unknown-token", "malformed-basic", "other-scheme"],
+)
+def test_a_request_without_a_password_is_no_attempt(client, add_user, authorization):
+    add_user("alice")
+    headers = {"Authorization": authorization} if authorization else {}
+    for _ in range(30):  # more than the 10 of the name and, twice over, the 50 of the address
+        assert client.get("/api/resource", headers=headers).status_code == 401
+        assert client.post("/api/tokens", headers=headers).status_code == 401
+    fail(client, "alice", 10)
+    assert guess(client, "alice").status_code == 429
+
+
+def test_a_successful_login_neither_counts_nor_resets_the_count(client, add_user):
+    add_user("alice")
+    fail(client, "alice", 9)
+    for _ in range(12):
+        assert guess(client, "alice", PASSPHRASE).status_code == 200
+    fail(client, "alice", 1)
+    assert_limited(guess(client, "alice", PASSPHRASE), "for this username")
+
+
+def test_the_fifty_first_failure_from_one_address_is_a_429_whatever_the_name(client, add_user):
+    add_user("bob")
+    for number in range(50):
+        assert guess(client, f"user{number}").status_code == 401
+    assert 1 <= assert_limited(guess(client, "bob", PASSPHRASE), "from your address") <= 600
+    assert guess(client, "bob", PASSPHRASE, **ELSEWHERE).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "first, second, counted_together",
+    [
+        ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", True),
+        ("2001:db8:1:2::1", "2001:db8:1:3::1", False),
+        ("::ffff:192.0.2.1", "192.0.2.1", True),
+        ("192.0.2.1", "192.0.2.2", False),
+    ],
+    ids=["same-ipv6-64", "other-ipv6-64", "ipv4-mapped", "other-ipv4"],
+)
+def test_an_ipv6_client_is_counted_by_its_64(app, client, first, second, counted_together):
+    app.config["FAILED_LOGINS_PER_ADDRESS"] = "3 per 10 minutes"
+    for number in range(3):
+        fail(client, f"user{number}", 1, environ_base={"REMOTE_ADDR": first})
+    response = guess(client, "user9", environ_base={"REMOTE_ADDR": second})
+    assert response.status_code == (429 if counted_together else 401)
+
+
+def test_x_forwarded_for_is_not_trusted_by_default(app, client):
+    app.config["FAILED_LOGINS_PER_ADDRESS"] = "3 per 10 minutes"
+    for number in range(3):
+        fail(client, f"user{number}", 1, headers={"X-Forwarded-For": f"198.51.100.{number}"})
+    response = guess(client, "user9", headers={"X-Forwarded-For": "198.51.100.9"})
+    assert_limited(response, "from your address")
+
+
+def test_behind_a_proxy_the_client_is_the_entry_the_proxy_added(app, step):
+    behind = step.create_app(
+        {**app.config, "BEHIND_PROXY": True, "FAILED_LOGINS_PER_ADDRESS": "3 per 10 minutes"}
+    )
+    client = behind.test_client()
+    for number in range(3):  # a client may send any X-Forwarded-For; the proxy adds the last
+        forwarded = {"X-Forwarded-For": f"203.0.113.{number}, 198.51.100.1"}
+        fail(client, f"user{number}", 1, headers=forwarded)
+    limited = guess(client, "user9", headers={"X-Forwarded-For": "198.51.100.1"})
+    assert_limited(limited, "from your address")
+    assert guess(client, "user9", headers={"X-Forwarded-For": "198.51.100.2"}).status_code == 401
+
+
+def test_the_twenty_first_registration_from_an_address_in_an_hour_is_a_429(client):
+    # Every request counts, whatever its answer: each that stores a user costs a slow hash.
+    statuses = [register(client, f"user{number % 15}").status_code for number in range(18)]
+    statuses += [client.post("/api/users", json={"username": "x"}).status_code for _ in range(2)]
+    assert statuses == [201] * 15 + [409] * 3 + [400] * 2
+    response = register(client, "late")
+    assert 1 <= assert_limited(response, "registrations from your address") <= 3600
+    assert register(client, "late", **ELSEWHERE).status_code == 201
+    # Logging in and tokens are not registrations.
+    token = guess(client, "user0", PASSPHRASE, route="/api/tokens").json["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/resource", headers=bearer).status_code == 200
+
+
+def test_no_answer_but_a_429_carries_a_rate_limit_header(client, add_user):
+    add_user("alice")
+    responses = [
+        register(client, "bob"),
+        register(client, "bob"),
+        client.get("/api/users/1"),
+        guess(client, "alice", PASSPHRASE),
+        guess(client, "alice"),
+        client.get("/api/resource"),
+    ]
+    assert [r.status_code for r in responses] == [201, 409, 200, 200, 401, 401]
+    for response in responses:
+        names = [name.lower() for name in response.headers]
+        assert not [name for name in names if "ratelimit" in name or name == "retry-after"]
+
+
+class Clock:
+    """Stands in for the time module where the moving windows read the time."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_the_day_limit_holds_after_the_ten_minute_windows_have_passed(
+    client, add_user, step, monkeypatch
+):
+    clock = Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    step.replace(monkeypatch, "time", clock)
+    add_user("alice")
+    for _ in range(10):
+        fail(client, "alice", 10)
+        assert_limited(guess(client, "alice"), "for this username")
+        clock.now += 601
+    seconds = assert_limited(guess(client, "alice", PASSPHRASE), "for this username")
+    assert seconds > 600  # the day limit answers, not the ten-minute one
+
+
+def test_with_the_limits_off_nothing_is_limited(app, client, add_user, step):
+    off = step.create_app({**app.config, "RATELIMIT_ENABLED": False}).test_client()
+    add_user("alice")
+    fail(off, "alice", 30)
+    assert [register(off, f"user{n}").status_code for n in range(25)] == [201] * 25
+
+
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("FAILED_LOGINS_PER_USERNAME", "ten per minute", "must be limits such as"),
+        ("FAILED_LOGINS_PER_ADDRESS", "", "must be limits such as"),
+        ("REGISTRATIONS_PER_ADDRESS", "20", "must be text"),
+        ("RATELIMIT_ENABLED", "no", "must be true or false"),
+    ],
+)
+def test_a_limit_written_wrong_stops_the_start(step, tmp_path, monkeypatch, name, value, words):
+    monkeypatch.setenv(f"FLASK_{name}", value)
+    with pytest.raises(ValueError, match=f"FLASK_{name} {words}"):
+        step.create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite'}"})
+
+
+def test_the_limits_are_read_from_flask_variables(step, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLASK_FAILED_LOGINS_PER_USERNAME", "3 per minute")
+    monkeypatch.setenv("FLASK_RATELIMIT_STORAGE_URI", "memory://")
+    app = step.create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite'}"})
+    assert app.config["FAILED_LOGINS_PER_USERNAME"] == "3 per minute"
+
+
+class Meeting:
+    """A PassLib context whose verify waits, up to a second, for a second one to begin."""
+
+    def __init__(self, context):
+        self.context, self.together = context, threading.Barrier(2, timeout=1)
+
+    def hash(self, password):
+        return self.context.hash(password)
+
+    def verify(self, password, stored_hash):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.together.wait()  # passes only if two verifications run at once
+        return self.context.verify(password, stored_hash)
+
+
+def test_two_guesses_for_one_name_at_once_are_checked_one_after_the_other(
+    app, add_user, step, monkeypatch
+):
+    add_user("alice")
+    client = app.test_client()
+    fail(client, "alice", 9)
+    step.replace(monkeypatch, "pwd_context", Meeting(step.pwd_context))
+    responses = concurrently(lambda _: guess(app.test_client(), "alice"), range(2))
+    # Checked at once, both would pass the check at 9 failures and be verified.
+    assert sorted(response.status_code for response in responses) == [401, 429]
+
+
+def test_a_guess_for_one_name_does_not_wait_for_a_hash_of_another(
+    app, add_user, step, monkeypatch
+):
+    add_user("alice")
+    inside, bob_answered, waited = threading.Event(), threading.Event(), []
+
+    class Holding(Meeting):
+        def verify(self, password, stored_hash):
+            if password == "alice-guess-that-waits":
+                inside.set()
+                waited.append(bob_answered.wait(timeout=10))
+            return self.context.verify(password, stored_hash)
+
+    step.replace(monkeypatch, "pwd_context", Holding(step.pwd_context))
+    alice = threading.Thread(
+        target=guess, args=(app.test_client(), "alice", "alice-guess-that-waits")
+    )
+    alice.start()
+    assert inside.wait(timeout=10)
+    assert guess(app.test_client(), "bob").status_code == 401  # while alice's hash runs
+    bob_answered.set()
+    alice.join()
+    assert waited == [True]
+
+
+def test_a_store_that_fails_between_the_check_and_the_count_falls_back_to_memory(
+    app, client, add_user, step, monkeypatch, caplog
+):
+    """Redis going away in the middle of a request: no 500, one line in the log, and the
+    failures go on being counted in the process's memory."""
+    limiter = step.limiter
+    monkeypatch.setattr(limiter, "_storage_dead", False)
+    shared, down = limiter._limiter, []
+    error = limiter.storage.base_exceptions  # what the store raises: for Redis, RedisError
+
+    def checked_then_down(item, *keys, **options):
+        if down:
+            raise error("the store went away")
+        down.append(True)  # answers this check, then is gone
+        return type(shared).test(shared, item, *keys, **options)
+
+    def unreachable(*arguments, **options):
+        raise error("the store went away")
+
+    monkeypatch.setattr(shared, "test", checked_then_down)
+    monkeypatch.setattr(shared, "hit", unreachable)
+    monkeypatch.setattr(shared, "get_window_stats", unreachable)
+    monkeypatch.setattr(limiter.storage, "check", lambda: not down)
+    add_user("alice")
+    with caplog.at_level(logging.WARNING):
+        fail(client, "alice", 10)
+        assert_limited(guess(client, "alice"), "for this username")
+    warnings = [r for r in caplog.records if "storage unreachable" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].exc_info is None and "\n" not in warnings[0].getMessage()
+
+
+@pytest.mark.live
+def test_twenty_wrong_passwords_at_once_let_ten_through_on_the_development_server(
+    step, live_server
+):
+    server = live_server(6, env={"FLASK_RATELIMIT_ENABLED": "true"})
+    body = {"username": "alice", "password": PASSPHRASE}
+    assert requests.post(f"{server.url}/api/users", json=body, timeout=60).status_code == 201
+    headers = basic_auth("alice", WRONG)
+    responses = concurrently(
+        lambda _: requests.get(f"{server.url}/api/resource", headers=headers, timeout=60),
+        range(20),
+    )
+    assert sorted(r.status_code for r in responses) == [401] * 10 + [429] * 10
