@@ -92,6 +92,26 @@ def test_token_lifetime_is_configurable_in_seconds(app, client, alice, step):
     assert row.expires_at - row.created_at == timedelta(seconds=60)
 
 
+def test_token_lifetime_can_be_set_when_the_server_starts(step, monkeypatch, tmp_path):
+    monkeypatch.setenv("FLASK_TOKEN_LIFETIME", "2")  # FLASK_TOKEN_LIFETIME=2 make run
+    app = step.create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}"})
+    client = app.test_client()
+    client.post("/api/users", json={"username": "alice", "password": PASSPHRASE})
+    response = client.post("/api/tokens", headers=basic_auth("alice", PASSPHRASE))
+    assert response.get_json()["expires_in"] == 2
+    with app.app_context():
+        step.db.engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-60", "2.5", "true", '"60"', "[60]"])
+def test_a_token_lifetime_that_is_no_whole_number_above_0_stops_the_start(
+    step, monkeypatch, value
+):
+    monkeypatch.setenv("FLASK_TOKEN_LIFETIME", value)
+    with pytest.raises(ValueError, match="FLASK_TOKEN_LIFETIME must be a whole number above 0"):
+        step.create_app()
+
+
 @pytest.mark.parametrize(
     "headers",
     [
