@@ -151,6 +151,19 @@ def test_a_flask_variable_of_the_wrong_kind_stops_the_start(step, monkeypatch, v
         step.create_app()
 
 
+@pytest.mark.parametrize("how", ["orm", "sql"])
+def test_an_id_is_never_given_to_a_second_user(app, add_user, step, how):
+    add_user("alice")
+    bob = add_user("bob")  # the highest id, which SQLite would reuse without AUTOINCREMENT
+    with app.app_context():
+        if how == "orm":  # as in make shell
+            step.db.session.delete(step.db.session.get(step.User, bob))
+        else:
+            step.db.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": bob})
+        step.db.session.commit()
+    assert add_user("mallory") == bob + 1
+
+
 def test_a_locked_database_is_503_with_retry_after(
     app, client, add_user, short_busy_timeout, caplog
 ):
