@@ -54,8 +54,10 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
+        # FLASK_ variables set settings (step 1's from_prefixed_env): only a test's own count.
         # Step 6's limits are off unless a test turns them on (see the `app` fixture).
-        env = {**os.environ, "DATABASE_URL": self.database_url, "FLASK_RATELIMIT_ENABLED": "false"}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+        env = {**inherited, "DATABASE_URL": self.database_url, "FLASK_RATELIMIT_ENABLED": "false"}
         env.update(self.extra_env)
         path = [str(ROOT)] if self.real_cost else [str(FAST_HASHING), str(ROOT)]
         env["PYTHONPATH"] = os.pathsep.join(path + [p for p in [env.get("PYTHONPATH")] if p])
