@@ -13,7 +13,8 @@ from .api import api
 from .errors import database_unavailable, problem
 from .headers import SafeRequest
 from .limits import limiter, rate_limited
-from .models import db
+from .logs import mask_tokens_in_logs
+from .models import db, enforce_foreign_keys
 from .settings import configure
 
 
@@ -22,11 +23,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.request_class = SafeRequest
     configure(app, test_config)
+    mask_tokens_in_logs(app)
     if app.config["BEHIND_PROXY"]:  # only X-Forwarded-For: no header builds a URL
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=0)
 
     db.init_app(app)
     with app.app_context():
+        enforce_foreign_keys(db.engine)
         db.create_all()
 
     # A path with doubled slashes is a 404, like any path without a route. By default

@@ -48,7 +48,7 @@ def too_many(what: str, reset_at: float) -> TooManyRequests:
 
 def rate_limited(error: RateLimitExceeded):
     """Flask-Limiter's 429 (registrations), with Retry-After and problem details."""
-    return problem(too_many(error.description, limiter.current_limit.reset_at))
+    return problem(too_many(error.description, limiter.current_limit.window.reset_time))
 
 
 def registrations_per_address() -> str:
@@ -60,18 +60,16 @@ def enabled() -> bool:
 
 
 def windows(method: str, item, *keys):
-    """Call the limiter's strategy (test, hit, get_window_stats) on moving window `item`.
+    """Call the limiter's strategy (test, hit or get_window_stats) on moving window `item`.
 
-    Flask-Limiter falls back to memory when the store fails in its own checks; a store that
-    fails in the middle of a request, between its check and its count, falls back here.
+    Flask-Limiter counts in memory when the store fails in its own checks; a store that
+    fails in the middle of a request, between its check and its count, is handled here.
     """
     try:
         return getattr(limiter.limiter, method)(item, *keys)
-    except limiter.storage.base_exceptions:
-        if limiter._storage_dead:  # noqa: SLF001 (Flask-Limiter's own switch to memory)
-            raise
-        limiter.logger.warning("Rate limit storage unreachable - falling back to in-memory storage")
-        limiter._storage_dead = True
+    except limiter.storage.base_exceptions:  # for Redis, RedisError: it cannot be reached
+        limiter.logger.warning("Rate limit storage unreachable - counting in memory")
+        limiter._storage_dead = True  # Flask-Limiter's own switch: it turns it back itself
         return getattr(limiter.limiter, method)(item, *keys)
 
 

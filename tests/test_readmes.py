@@ -8,8 +8,9 @@ lines are typed into `make shell` and the other lines are what Python answers.
 The commands of a block run in one shell, as in a terminal (so `TOKEN=$(...)` holds for
 the commands after it), against a fresh server of the README's step on a free port, and
 what they print must match the README, except what changes from run to run: the Date and
-Server headers, the tokens of step 5 (random by design), and the order of the methods in
-an Allow header, which Werkzeug takes from a set.
+Server headers, the tokens of step 5 (random by design), the order of the methods in
+an Allow header, which Werkzeug takes from a set, and the seconds of step 6's Retry-After.
+The servers run with step 6's limits on, as `make run` starts them.
 """
 
 import re
@@ -29,6 +30,7 @@ VOLATILE = re.compile(r"^(Date|Server): .*\n", re.MULTILINE)
 TOKEN = re.compile(r"fra_[A-Za-z0-9_-]{43}")
 MARKER = "@@@ the command above ended with status"
 ALLOW = re.compile(r"^Allow: (.*)$", re.MULTILINE)
+SECONDS = re.compile(r"(Retry-After: |Try again in )\d+")
 
 READMES = [("README.md", len(STEPS))] + [
     (f"{name}/README.md", n) for n, name in enumerate(STEPS, 1)
@@ -55,6 +57,7 @@ def normalize(text, url):
     text = text.replace("\r\n", "\n").replace(url, DOCUMENTED_URL)
     text = ALLOW.sub(lambda m: "Allow: " + ", ".join(sorted(m[1].split(", "))), text)
     text = TOKEN.sub("fra_<a token>", text)
+    text = SECONDS.sub(r"\1<seconds>", text)
     return VOLATILE.sub("", text + "\n").strip()
 
 
@@ -121,11 +124,13 @@ def test_readme_sessions_work_verbatim(readme, step, live_server):
     blocks = BLOCK.findall((ROOT / readme).read_text())
     assert blocks, f"{readme} has no checked session"
     # Step 2's session prints a hash made at PassLib's real cost; the others print no hash.
-    server = live_server(step, real_cost=readme == "step2_hashing/README.md")
+    limits_on = {"FLASK_RATELIMIT_ENABLED": "true"}
+    server = live_server(step, real_cost=readme == "step2_hashing/README.md", env=limits_on)
     for variables, kind, text in blocks:
         pairs = transcript_steps(kind, text)
         if variables:  # a server of its own, started as the README says
-            server = live_server(step, env=dict(v.split("=", 1) for v in variables.split()))
+            env = limits_on | dict(v.split("=", 1) for v in variables.split())
+            server = live_server(step, env=env)
         if kind == "console":
             run_console(pairs, server)
         else:

@@ -38,12 +38,14 @@ ADDED = {
     "step3_registration": ["bodies.py", "credentials.py"],
     "step4_auth": ["auth.py", "headers.py"],
     "step5_tokens": ["logs.py"],
+    "step6_throttling": ["limits.py"],
 }
 CHANGED = {
     "step2_hashing": ["__init__.py", "models.py"],
     "step3_registration": ["__init__.py", "api.py", "settings.py"],
     "step4_auth": ["__init__.py", "api.py"],
     "step5_tokens": ["__init__.py", "api.py", "auth.py", "headers.py", "models.py", "settings.py"],
+    "step6_throttling": ["__init__.py", "api.py", "auth.py", "settings.py"],
 }
 # Lines a step removes from the step before, other than imports and the package docstring's
 # first line: step 5 protects /api/resource with a token or a password, which changes its
@@ -124,6 +126,8 @@ def test_a_step_removes_at_most_a_handful_of_lines_of_the_previous_one(before, a
         (3, "credentials.py", "get_profile(profile).enforce(value)"),
         (4, "auth.py", "@auth.verify_password"),
         (5, "api.py", '@api.post("/api/tokens")'),
+        (6, "auth.py", "@limit_failures"),
+        (6, "limits.py", "limiter = Limiter(client_address)"),
     ],
 )
 def test_make_diff_shows_the_concept(number, module, concept):
