@@ -85,13 +85,18 @@ def send(port: int, request: Request) -> tuple[int, float, bytes]:
 
 
 def run_load(
-    port: int, label: str, requests: list[Request], clients: int, expected_status: int
+    port: int,
+    label: str,
+    requests: list[Request],
+    clients: int,
+    expected_status: int | tuple[int, ...],
 ) -> LoadResult:
     """Send every request with `clients` concurrent clients and time them all.
 
-    Raises if any answer has another status than expected: a benchmark of error
-    responses would measure the wrong thing.
+    Raises if any answer has another status than expected (one, or any of several): a
+    benchmark of error responses would measure the wrong thing.
     """
+    expected = expected_status if isinstance(expected_status, tuple) else (expected_status,)
     latencies = [0.0] * len(requests)
     statuses = [0] * len(requests)
     bodies = [b""] * len(requests)
@@ -103,7 +108,7 @@ def run_load(
             statuses[i], latencies[i], bodies[i] = future.result()
             show_progress(label, done, len(requests))
         seconds = time.perf_counter() - start
-    unexpected = Counter(status for status in statuses if status != expected_status)
+    unexpected = Counter(status for status in statuses if status not in expected)
     if unexpected:
         raise RuntimeError(f"{label}: expected {expected_status}, got {dict(unexpected)}")
     return LoadResult(label, clients, seconds, latencies, statuses, bodies)

@@ -1,4 +1,5 @@
-"""`make bench`: what authentication costs, with a password (step 4) and with a token (step 5).
+"""`make bench`: what authentication costs, with a password (step 4) and with a token (step 5),
+and what step 6's limits on failed logins cost.
 
 With HTTP Basic, every authenticated request carries the password, so every one pays a
 password verification that is slow on purpose. This times that verification in this
@@ -6,7 +7,8 @@ process, derives the most authenticated requests per second a server could answe
 verifying were all it did (the hash-bound limit), then starts step 5, the complete app,
 as a real server at PassLib's real cost (Flask's development server, or gunicorn with
 --workers K) and measures what it actually answers: the resource with a password and
-with a token, the public user lookup, registration and token issuing, in one run.
+with a token, the public user lookup, registration and token issuing, in one run. Then
+step 6 beside it (bench/limits.py).
 Run it from the repository root: python -m bench.run [--workers K] [--suite]
 """
 
@@ -20,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import machine
+from bench import limits, machine
 from bench.load import Request, count_for, run_load
 from bench.suite import print_suite, time_suite
 from step5_tokens import models  # the package computes DUMMY_HASH at the real cost: about a second
@@ -111,6 +113,7 @@ def load_server(server: LiveServer, processes: int, estimated_limit: float) -> d
         "register": register,
         "timing": timing,
         "server_cpu": server_cpu,
+        "tokens": tokens,
     }
 
 
@@ -140,6 +143,11 @@ def benchmark(workers: int | None) -> dict:
         LiveServer(5, Path(workdir), real_cost=True, target=target, make_vars=make_vars) as server,
     ):
         raw = load_server(server, processes, estimated_limit)
+        refused = statistics.median(raw["timing"].latencies[1::2])  # a wrong password
+        clients = max(4, 2 * processes)
+        step6 = limits.benchmark(
+            server, raw["tokens"][0], target, make_vars, clients, CHEAP_REQUESTS, refused
+        )
     time_verification(user, wall, cpu)
     report["others_share"] = machine.others_share(before, machine.snapshot())
 
@@ -175,6 +183,9 @@ def benchmark(workers: int | None) -> dict:
         "ratio": unknown / wrong,
     }
     report["targets"] = targets(report, resource.throughput / one_process_limit)
+    if step6:
+        report["step6"] = step6
+        report["targets"] += limits.targets(step6, processes)
     return report
 
 
@@ -238,6 +249,8 @@ def print_report(report: dict) -> None:
         f"GET /api/resource, one client: unknown user {timing['unknown_user_median_ms']:.0f} ms,"
         f" wrong password {timing['wrong_password_median_ms']:.0f} ms (medians)"
     )
+    if "step6" in report:
+        limits.print_rows(report["step6"])
     print("\nTargets (ratios from this run):")
     for t in report["targets"]:
         outcome = "met" if t["met"] else "NOT met"

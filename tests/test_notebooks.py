@@ -81,7 +81,8 @@ def kernel_environment(api_url: str, database_url: str | None = None) -> dict[st
 
 @pytest.mark.parametrize("number, name", notebook_params(pytest.mark.live))
 def test_notebook_runs_against_its_server(number, name, live_server):
-    server = live_server(number)
+    # As `make run` starts it: with step 6's limits on, which its notebook shows.
+    server = live_server(number, env={"FLASK_RATELIMIT_ENABLED": "true"})
     # A cell error raises CellExecutionError, whose message shows the cell and its error.
     notebook_client(read(name)).execute(env=kernel_environment(server.url, server.database_url))
 
