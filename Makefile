@@ -153,6 +153,13 @@ ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s'
 # then one worker, since k workers counting alone would let k times the limit through.
 COUNTS_ALONE = $(if $(filter 6,$(STEP)),$(if $(filter false,$(FLASK_RATELIMIT_ENABLED))$(filter-out memory://%,$(FLASK_RATELIMIT_STORAGE_URI)),,yes))
 SERVE_WORKERS = $(or $(WORKERS),$(if $(COUNTS_ALONE),1,$(CORES)))
+# What decides the workers reaches the app too, even when given as make's arguments.
+ifdef FLASK_RATELIMIT_STORAGE_URI
+export FLASK_RATELIMIT_STORAGE_URI
+endif
+ifdef FLASK_RATELIMIT_ENABLED
+export FLASK_RATELIMIT_ENABLED
+endif
 REDIS_PORT ?= 6379
 define workers_share_no_store
 echo "With WORKERS=$(WORKERS), each worker would count failed logins alone, and let $(WORKERS) times the limit through." >&2; \

@@ -8,7 +8,7 @@ verifying were all it did (the hash-bound limit), then starts step 5, the comple
 as a real server at PassLib's real cost (Flask's development server, or gunicorn with
 --workers K) and measures what it actually answers: the resource with a password and
 with a token, the public user lookup, registration and token issuing, in one run. Then
-step 6 beside it (bench/limits.py).
+step 6 beside it (bench/throttling.py).
 Run it from the repository root: python -m bench.run [--workers K] [--suite]
 """
 
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import limits, machine
+from bench import machine, throttling
 from bench.load import Request, count_for, run_load
 from bench.suite import print_suite, time_suite
 from step5_tokens import models  # the package computes DUMMY_HASH at the real cost: about a second
@@ -145,7 +145,7 @@ def benchmark(workers: int | None) -> dict:
         raw = load_server(server, processes, estimated_limit)
         refused = statistics.median(raw["timing"].latencies[1::2])  # a wrong password
         clients = max(4, 2 * processes)
-        step6 = limits.benchmark(
+        step6 = throttling.benchmark(
             server, raw["tokens"][0], target, make_vars, clients, CHEAP_REQUESTS, refused
         )
     time_verification(user, wall, cpu)
@@ -185,7 +185,7 @@ def benchmark(workers: int | None) -> dict:
     report["targets"] = targets(report, resource.throughput / one_process_limit)
     if step6:
         report["step6"] = step6
-        report["targets"] += limits.targets(step6, processes)
+        report["targets"] += throttling.targets(step6, processes)
     return report
 
 
@@ -250,7 +250,7 @@ def print_report(report: dict) -> None:
         f" wrong password {timing['wrong_password_median_ms']:.0f} ms (medians)"
     )
     if "step6" in report:
-        limits.print_rows(report["step6"])
+        throttling.print_rows(report["step6"])
     print("\nTargets (ratios from this run):")
     for t in report["targets"]:
         outcome = "met" if t["met"] else "NOT met"

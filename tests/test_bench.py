@@ -1,11 +1,13 @@
 """`make serve` and the load generator behind `make bench` (their figures are never asserted)."""
 
+import shutil
 import subprocess
 
 import pytest
 import requests
 
 from bench.load import LoadResult, Request, count_for, percentile, run_load
+from tests.helpers import make
 from tests.live import ROOT
 
 
@@ -83,3 +85,39 @@ def test_the_load_generator_checks_every_answer_of_a_real_server(live_server):
     assert len(result.latencies) == 6 and all(latency > 0 for latency in result.latencies)
     with pytest.raises(RuntimeError, match=r"expected 200, got \{404: 6\}"):
         run_load(server.port, "GET /api/users/1", lookups, 3, 200)
+
+
+@pytest.mark.step6
+def test_make_serve_refuses_step_6_workers_that_would_each_count_alone():
+    result = make("serve", "STEP=6", "WORKERS=2")
+    assert result.returncode == 2
+    assert "With WORKERS=2, each worker would count failed logins alone" in result.stderr
+    assert "FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379 make serve" in result.stderr
+
+
+@pytest.mark.step6
+def test_make_serve_runs_step_6_on_one_worker_unless_told_of_a_shared_store():
+    alone = make("-n", "serve", "STEP=6", check=True).stdout
+    assert "--workers 1 " in alone
+    assert "counts failed logins in this process's memory, so one worker serves it" in alone
+    for variable in (
+        "FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379",
+        "FLASK_RATELIMIT_ENABLED=false",
+    ):
+        shared = make("-n", "serve", "STEP=6", "WORKERS=2", variable, check=True).stdout
+        assert "--workers 2 " in shared
+        assert "one worker serves it" not in shared
+
+
+@pytest.mark.step6
+def test_make_redis_says_how_to_install_redis_server_where_there_is_none(tmp_path):
+    result = subprocess.run(
+        [shutil.which("make"), "--no-print-directory", "-C", str(ROOT), "redis"],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(tmp_path)},  # no redis-server there
+    )
+    assert result.returncode == 2  # make's code for a recipe that failed
+    assert "redis-server was not found" in result.stderr
+    assert "sudo apt-get install redis-server" in result.stderr
+    assert "brew install redis" in result.stderr

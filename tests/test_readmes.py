@@ -142,8 +142,10 @@ def test_the_readmes_gunicorn_command_is_the_one_make_serve_runs():
     readme = (ROOT / "README.md").read_text()
     shown = re.search(r"^\.venv/bin/gunicorn .*?'\n", readme, re.MULTILINE | re.DOTALL)
     assert shown, "README.md has no gunicorn command"
+    store = "FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379"  # step 6's, for two workers
+    assert f"\nexport {store} " in readme
     dry_run = subprocess.run(
-        ["make", "--no-print-directory", "-n", "serve", "STEP=5", "WORKERS=2"],
+        ["make", "--no-print-directory", "-n", "serve", "STEP=6", "WORKERS=2", store],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -9,6 +9,8 @@ in-process in test_step6_throttling.py.
 
 import itertools
 import os
+import signal
+import subprocess
 import threading
 import time
 
@@ -16,7 +18,7 @@ import pytest
 import requests
 
 from tests.helpers import PASSPHRASE, assert_problem, basic_auth, concurrently, register_live
-from tests.live import RedisServer
+from tests.live import ROOT, RedisServer, free_port
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.step6]
 
@@ -172,3 +174,22 @@ def test_redis_stopped_and_started_again_under_load(live_server, redis_server):
     # One line per worker that found Redis gone (the log holds no traceback: live_server).
     warnings = [line for line in server.log_text().splitlines() if "storage unreachable" in line]
     assert 1 <= len(warnings) <= 2, warnings
+
+
+def test_make_redis_serves_a_redis_that_keeps_nothing_on_disk(redis_server, tmp_path):
+    port = free_port()
+    command = ["make", "--no-print-directory", "-C", str(ROOT), "redis", f"REDIS_PORT={port}"]
+    with open(tmp_path / "redis.log", "wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        started = RedisServer(f"redis://127.0.0.1:{port}")
+        started.wait()
+        assert started.client().config_get("save") == {"save": ""}
+        assert started.client().config_get("appendonly") == {"appendonly": "no"}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    printed = (tmp_path / "redis.log").read_text()
+    assert f"FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:{port} make serve STEP=6" in printed
