@@ -1,4 +1,4 @@
-"""Live servers of steps 3 and 5 under simultaneous requests, and killed mid-flight.
+"""Live servers of steps 3 and 6 under simultaneous requests, and killed mid-flight.
 
 The races share one server per step, and compare its database before and after; the
 crash test starts its own. The rest of the reliability suite:
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.live
 # One server for both races, of the step that brings registration and of the complete app:
 # step 4 runs the same code, which the in-process tests run on every step.
 REGISTERING_SERVERS = pytest.mark.parametrize(
-    "shared_live_server", live_steps(3, 5), indirect=True, scope="module"
+    "shared_live_server", live_steps(3, 6), indirect=True, scope="module"
 )
 
 
@@ -60,7 +60,7 @@ def test_twenty_four_registrations_of_distinct_names_at_once_all_succeed(shared_
     assert sorted(set(stored_users(server.database_url)) - set(before)) == sorted(names)
 
 
-@pytest.mark.parametrize("step", live_steps(5))  # the complete app: register, then log in
+@pytest.mark.parametrize("step", live_steps(6))  # the complete app: register, then log in
 def test_a_registered_user_survives_a_crash(live_server, step):
     server = live_server(step)
     assert register_live(server, "survivor").status_code == 201

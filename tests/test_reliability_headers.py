@@ -1,4 +1,4 @@
-"""Hostile Authorization headers sent over real HTTP to live servers of steps 4 and 5.
+"""Hostile Authorization headers sent over real HTTP to live servers of steps 4 and 6.
 
 Each one is a 401 problem with a WWW-Authenticate challenge, never a 500, and the
 right credentials still work afterwards. Step 5 also gets hostile bearer tokens.
@@ -13,7 +13,7 @@ from tests.helpers import PASSPHRASE, assert_problem, basic_auth, live_steps, re
 
 pytestmark = [
     pytest.mark.live,
-    pytest.mark.parametrize("shared_live_server", live_steps(4, 5), indirect=True, scope="module"),
+    pytest.mark.parametrize("shared_live_server", live_steps(4, 6), indirect=True, scope="module"),
 ]
 
 

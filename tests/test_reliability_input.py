@@ -1,4 +1,4 @@
-"""Hostile registration bodies sent over real HTTP to live servers of steps 3 and 5.
+"""Hostile registration bodies sent over real HTTP to live servers of steps 3 and 6.
 
 The in-process tests (test_step3_registration.py) check each validation rule and
 that nothing is hashed before it passes; these send the same kind of attack through
@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.live,
     pytest.mark.parametrize(
         "shared_live_server",
-        live_steps(3, 5),  # step 4 reads bodies with step 3's code
+        live_steps(3, 6),  # step 4 reads bodies with step 3's code
         indirect=True,
         scope="module",
     ),

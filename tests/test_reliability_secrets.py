@@ -1,7 +1,7 @@
-"""Where a secret could leak from a live server of step 4 or 5: responses, logs, the database.
+"""Where a secret could leak from a live server of steps 4 to 6: responses, logs, the database.
 
 One server gets every kind of request that carries the password (registration, a taken
-name, a refused name, right and wrong credentials, an unknown user) and, in step 5, every
+name, a refused name, right and wrong credentials, an unknown user) and, from step 5, every
 kind that carries a token (issued, used, revoked, used again) and a token put where a
 server logs it (a query string, also percent-encoded, a path, a Referer, a request line or
 a header that the server refuses), then stops; the tests then look for the password, its
@@ -18,11 +18,11 @@ from sqlalchemy.engine import make_url
 
 from tests.helpers import basic_auth, live_steps, register_live, send_raw, stored_users
 
-# Steps 4 and 5 under `make run`, and step 5 under `make serve`: gunicorn writes an access
-# log of its own.
+# Steps 4 and 5 under `make run`, and the complete app, step 6, under `make serve`: gunicorn
+# writes an access log of its own.
 SERVERS = [
     *live_steps(4, 5),
-    pytest.param((5, "serve"), id="step5-serve", marks=pytest.mark.step5),
+    pytest.param((6, "serve"), id="step6-serve", marks=pytest.mark.step6),
 ]
 
 pytestmark = [

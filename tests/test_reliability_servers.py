@@ -22,7 +22,7 @@ SERVERS = [
     pytest.param(
         (step, target), id=f"step{step}-{target}", marks=getattr(pytest.mark, f"step{step}")
     )
-    for step in (3, 4, 5)
+    for step in (3, 4, 6)
     for target in ("run", "serve")
 ]
 
