@@ -142,7 +142,7 @@ def targets(step6: dict, workers: int) -> list[dict]:
     """Step 6's targets, as ratios and a count measured in this one run."""
     burst, most = step6["burst"]["let_through"], LIMIT + workers - 1
     found = [
-        ("step 6: token / public lookup", step6["token_vs_user_lookup"], ">= 0.5", 0.5),
+        ("step 6 token / public lookup", step6["token_vs_user_lookup"], ">= 0.5", 0.5),
         ("step 6 token / step 5 token", step6["token_vs_step5_token"], ">= 0.9", 0.9),
         ("refused password (401) / limit (429)", step6["refused_vs_limited"], ">= 100", 100),
     ]

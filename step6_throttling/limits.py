@@ -102,6 +102,16 @@ def username_key(username: str) -> str:
         return username
 
 
+def failure_windows(username: str):
+    """Each moving window a refused password counts in: (window, its keys, whose count)."""
+    for setting, whose, key in (
+        ("FAILED_LOGINS_PER_USERNAME", "for this username", username_key(username)),
+        ("FAILED_LOGINS_PER_ADDRESS", "from your address", client_address()),
+    ):
+        for item in parse_many(current_app.config[setting]):
+            yield item, (setting, key), whose
+
+
 def limit_failures(verify_password):
     """Wrap the password check: a 429, before any hash, while the username or the client's
     address has too many recent failures; each refused password counts against both."""
@@ -111,21 +121,20 @@ def limit_failures(verify_password):
         credentials = request.authorization  # None, as for Flask-HTTPAuth, if malformed
         if credentials is None or credentials.type != "basic" or not enabled():
             return verify_password(username, password)  # no password sent: not an attempt
-        counts = [
-            ("FAILED_LOGINS_PER_USERNAME", "for this username", username_key(username)),
-            ("FAILED_LOGINS_PER_ADDRESS", "from your address", client_address()),
-        ]
-        with one_at_a_time(counts[0][2]):
-            for setting, whose, key in counts:
-                for item in parse_many(current_app.config[setting]):
-                    if not windows("test", item, setting, key):
-                        reset_at = windows("get_window_stats", item, setting, key).reset_time
-                        raise too_many(f"Too many failed logins {whose}", reset_at)
+        counted = list(failure_windows(username))
+        with one_at_a_time(username_key(username)):
+            full = [
+                (windows("get_window_stats", item, *keys).reset_time, whose)
+                for item, keys, whose in counted
+                if not windows("test", item, *keys)
+            ]
+            if full:  # retry once every full window has room again
+                reset_at, whose = max(full)
+                raise too_many(f"Too many failed logins {whose}", reset_at)
             user = verify_password(username, password)
             if user is None:
-                for setting, _, key in counts:
-                    for item in parse_many(current_app.config[setting]):
-                        windows("hit", item, setting, key)
+                for item, keys, _ in counted:
+                    windows("hit", item, *keys)
         return user
 
     return checked

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from bench.load import LoadResult, Request, count_for, percentile, run_load
+from bench.throttling import targets
 from tests.helpers import make
 from tests.live import ROOT
 
@@ -85,6 +86,7 @@ def test_the_load_generator_checks_every_answer_of_a_real_server(live_server):
     assert len(result.latencies) == 6 and all(latency > 0 for latency in result.latencies)
     with pytest.raises(RuntimeError, match=r"expected 200, got \{404: 6\}"):
         run_load(server.port, "GET /api/users/1", lookups, 3, 200)
+    assert run_load(server.port, "GET /api/users/1", lookups, 3, (200, 404)).statuses == [404] * 6
 
 
 @pytest.mark.step6
@@ -121,3 +123,21 @@ def test_make_redis_says_how_to_install_redis_server_where_there_is_none(tmp_pat
     assert "redis-server was not found" in result.stderr
     assert "sudo apt-get install redis-server" in result.stderr
     assert "brew install redis" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "workers, let_through, met",
+    [(1, 10, True), (1, 11, False), (2, 11, True), (2, 12, False), (2, 9, False)],
+)
+def test_step_6s_burst_meets_its_target_with_the_limit_plus_one_per_extra_worker(
+    workers, let_through, met
+):
+    step6 = {
+        "token_vs_user_lookup": 0.8,
+        "token_vs_step5_token": 1.0,
+        "refused_vs_limited": 300.0,
+        "burst": {"let_through": let_through},
+    }
+    rows = {row["ratio"]: row for row in targets(step6, workers)}
+    assert rows["let through before the 429s"]["met"] is met
+    assert all(row["met"] for name, row in rows.items() if name != "let through before the 429s")
