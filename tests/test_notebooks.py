@@ -10,6 +10,7 @@ marker: `make test STEP=n` runs the notebook of step n.
 import importlib
 import os
 import re
+import subprocess
 import sys
 
 import pytest
@@ -41,7 +42,19 @@ def read(name):
 
 
 def test_there_is_one_notebook_per_step():
-    assert sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb")) == sorted(STEPS)
+    # Not counting what `jupyter nbconvert --to notebook --execute` writes beside them.
+    names = [path.name.removesuffix(".ipynb") for path in NOTEBOOKS.glob("*.ipynb")]
+    assert sorted(name for name in names if not name.endswith(".nbconvert")) == sorted(STEPS)
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
+def test_git_ignores_the_notebooks_that_nbconvert_executes_but_not_the_notebooks():
+    def ignored(name: str) -> bool:
+        command = ["git", "-C", str(ROOT), "check-ignore", "--quiet", f"notebooks/{name}"]
+        return subprocess.run(command).returncode == 0
+
+    assert ignored("step1_models.nbconvert.ipynb")
+    assert not ignored("step1_models.ipynb")
 
 
 @pytest.mark.parametrize("number, name", notebook_params())
