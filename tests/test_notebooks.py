@@ -186,7 +186,8 @@ def test_the_first_cell_knows_the_routes_of_every_step(number, name):
         (
             4,
             5,
-            "looks like step 5, not step 4: step 4 has no POST /api/tokens, DELETE /api/tokens.",
+            "looks like step 5 or 6, not step 4: step 4 has no POST /api/tokens, DELETE"
+            " /api/tokens.",
         ),
     ],
 )
