@@ -14,6 +14,7 @@ import time
 
 import limits.storage.memory
 import pytest
+from flask import Flask
 
 from tests.helpers import PASSPHRASE, assert_problem, basic_auth, concurrently, steps_from
 
@@ -185,10 +186,23 @@ def test_x_forwarded_for_is_not_trusted_by_default(app, client):
     assert_limited(response, "from your address")
 
 
-def test_behind_a_proxy_the_client_is_the_entry_the_proxy_added(app, step):
-    behind = step.create_app(
-        {**app.config, "BEHIND_PROXY": True, "FAILED_LOGINS_PER_ADDRESS": "3 per 10 minutes"}
-    )
+@pytest.fixture
+def another_app(app, step):
+    """Another app of the step on the same database, with other settings: another_app(**)."""
+    made = []
+
+    def make(**settings):
+        made.append(step.create_app({**app.config, **settings}))
+        return made[-1]
+
+    yield make
+    for other in made:
+        with other.app_context():
+            step.db.engine.dispose()
+
+
+def test_behind_a_proxy_the_client_is_the_entry_the_proxy_added(another_app):
+    behind = another_app(BEHIND_PROXY=True, FAILED_LOGINS_PER_ADDRESS="3 per 10 minutes")
     client = behind.test_client()
     for number in range(3):  # a client may send any X-Forwarded-For; the proxy adds the last
         forwarded = {"X-Forwarded-For": f"203.0.113.{number}, 198.51.100.1"}
@@ -256,8 +270,8 @@ def test_the_day_limit_holds_after_the_ten_minute_windows_have_passed(
     assert seconds > 600  # the day limit answers, not the ten-minute one
 
 
-def test_with_the_limits_off_nothing_is_limited(app, client, add_user, step):
-    off = step.create_app({**app.config, "RATELIMIT_ENABLED": False}).test_client()
+def test_with_the_limits_off_nothing_is_limited(add_user, another_app):
+    off = another_app(RATELIMIT_ENABLED=False).test_client()
     add_user("alice")
     fail(off, "alice", 30)
     assert [register(off, f"user{n}").status_code for n in range(25)] == [201] * 25
@@ -272,17 +286,21 @@ def test_with_the_limits_off_nothing_is_limited(app, client, add_user, step):
         ("RATELIMIT_ENABLED", "no", "must be true or false"),
     ],
 )
-def test_a_limit_written_wrong_stops_the_start(step, tmp_path, monkeypatch, name, value, words):
+def test_a_limit_written_wrong_stops_the_start(step, monkeypatch, name, value, words):
     monkeypatch.setenv(f"FLASK_{name}", value)
     with pytest.raises(ValueError, match=f"FLASK_{name} {words}"):
-        step.create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite'}"})
+        step.configure(Flask(step.modules[0].__name__))  # what create_app calls first
 
 
-def test_the_limits_are_read_from_flask_variables(step, tmp_path, monkeypatch):
+def test_the_limits_and_their_store_are_read_from_flask_variables(step, monkeypatch):
     monkeypatch.setenv("FLASK_FAILED_LOGINS_PER_USERNAME", "3 per minute")
-    monkeypatch.setenv("FLASK_RATELIMIT_STORAGE_URI", "memory://")
-    app = step.create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite'}"})
+    monkeypatch.setenv("FLASK_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
+    monkeypatch.setenv("FLASK_RATELIMIT_ENABLED", "false")
+    app = Flask(step.modules[0].__name__)
+    step.configure(app)
     assert app.config["FAILED_LOGINS_PER_USERNAME"] == "3 per minute"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379"
+    assert app.config["RATELIMIT_ENABLED"] is False
 
 
 class Meeting:
