@@ -192,7 +192,7 @@ redis: ## Start a throwaway Redis on 127.0.0.1:REDIS_PORT (default 6379) that st
 test-redis: $(INSTALLED) ## Run the tests that need Redis (step 6's limits shared by workers) on a throwaway redis-server
 	tests/redis.sh $(BIN)/python
 
-bench: valid-workers $(INSTALLED) ## Measure what authentication costs in steps 4 and 5 (WORKERS=k: under gunicorn; SUITE=1: time the tests too)
+bench: valid-workers $(INSTALLED) ## Measure what authentication costs in steps 4 to 6 (WORKERS=k: under gunicorn, step 6 with Redis; SUITE=1: time the tests too)
 	$(BIN)/python -m bench.run $(if $(WORKERS),--workers $(WORKERS)) $(if $(SUITE),--suite)
 
 clean: ## Remove the local databases (your workshop copies' too) and caches (never your code)
