@@ -65,9 +65,10 @@ def record_exchanges(open_request):
 def raised_in_the_app(item, excinfo) -> bool:
     """Whether the learner's code is in the traceback, rather than only the test's."""
     step = item.funcargs.get("step") if hasattr(item, "funcargs") else None
-    if not isinstance(step, ModuleType):
+    package = step.modules[0] if hasattr(step, "modules") else None  # tests.helpers.Step
+    if not isinstance(package, ModuleType):
         return True  # no step to tell apart: say what was raised
-    folder = Path(step.__file__).parent
+    folder = Path(package.__file__).parent
     return any(Path(str(entry.path)).is_relative_to(folder) for entry in excinfo.traceback)
 
 
@@ -97,19 +98,61 @@ def unreadable(excinfo, statement: str) -> str:
     )
 
 
+# A failed `assert value.method(argument)`: pytest's "where" lines name the call, as
+# `where False = <built-in method startswith of str object at 0x...>('x')` or
+# `where True = verify_password('x')`, and then what it was called on.
+CALLED = re.compile(r"where (?:True|False) = (.+?)\((.*)\)$")
+METHOD_WORDS = {"startswith": "start with", "endswith": "end with"}
+
+
+def expected_call(message: str, first: str) -> str | None:
+    """What a failed check of a method's answer expected, in words, or None if it is not one."""
+    if first.removeprefix("assert ") not in ("False", "not True"):
+        return None
+    lines = [line.strip(" +") for line in message.splitlines()[1:]]
+    call = next((CALLED.match(line) for line in lines if CALLED.match(line)), None)
+    if call is None:
+        return None
+    callee, argument = call[1], call[2]
+    method = re.sub(r"^<.*method (?:\w+\.)?(\w+) of .*>$", r"\1", callee)
+    owner = next(
+        (
+            line.split(" = ", 1)[1].rpartition(".")[0]
+            for line in lines
+            if line.startswith(f"where {callee} = ")
+        ),
+        "the value",
+    )
+    negated = "not " if first.endswith("not True") else ""
+    if method in METHOD_WORDS:
+        return f"expected {shorten(owner, 60)} {negated}to {METHOD_WORDS[method]} {argument}"
+    return f"expected {shorten(owner, 60)}.{method}({argument}) {negated}to be true"
+
+
 def expectation(item, report, call, response) -> str:
     """What the failed check expected, from pytest's message for it, or what was raised."""
     if call.excinfo is not None and not call.excinfo.errisinstance(AssertionError):
-        if response is not None and not raised_in_the_app(item, call.excinfo):
+        raised = f"{call.excinfo.typename}: " + shorten(str(call.excinfo.value))
+        if raised_in_the_app(item, call.excinfo):
+            return f"raised {raised}"
+        if response is not None and not call.excinfo.errisinstance(AttributeError):
             return unreadable(call.excinfo, failing_statement(item, call.excinfo))
-        return f"raised {call.excinfo.typename}: " + shorten(str(call.excinfo.value))
+        # The test found something missing in the step itself (a model, a method, a table).
+        return f"expected the step to have what the test uses ({raised})"
     crash = getattr(report.longrepr, "reprcrash", None)
     message = crash.message if crash else ""
     first = message.splitlines()[0] if message else "failed"
-    assertion = re.fullmatch(r"(?:AssertionError: )?assert (.+) == (.+)", first)
+    first = first.removeprefix("AssertionError: ")
+    assertion = re.fullmatch(r"assert (.+) == (.+)", first)
     if assertion:
         return f"expected {shorten(assertion[2], 60)}, not {shorten(assertion[1], 60)}"
-    return "expected " + shorten(first.removeprefix("AssertionError: ").removeprefix("assert "))
+    described = expected_call(message, first)
+    if described:
+        return described
+    if first in ("assert False", "assert not True", "assert None"):  # nothing to say but the check
+        statement = failing_statement(item, call.excinfo) if call.excinfo else ""
+        return f"expected this check to hold: {shorten(statement or first, 80)}"
+    return "expected " + shorten(first.removeprefix("assert "))
 
 
 def pytest_configure(config):

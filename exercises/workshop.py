@@ -4,9 +4,12 @@
     python -m exercises.workshop check [STEP]
     python -m exercises.workshop hint STEP [--all]
 
-Starters are generated from the solutions and manifest.toml, never stored: the
-starter of step n is step n-1's app, under step n's docstring, with the manifest's TODO
-comments in it.
+Starters are generated from the solutions and manifest.toml, never stored. The starter of
+step n is the package of step n, except for the files that carry the step's concept: each
+of those is step n-1's file (or nothing, when step n adds it) under step n's module
+docstring, with the manifest's TODO comments in it. The hardening a step brings comes
+whole, so copying the solution's concept files over a starter gives back the solution.
+Step 1 has no step before it: its concept files are its own, less the lines `remove` names.
 """
 
 import argparse
@@ -47,8 +50,9 @@ def step_entry(number: int) -> dict:
     return steps[number - 1]
 
 
-def app_lines(folder: str) -> list[str]:
-    return (ROOT / folder / "app.py").read_text().splitlines()
+def package_files(folder: str) -> dict[str, str]:
+    """Every Python file of a step's package, by name."""
+    return {path.name: path.read_text() for path in sorted((ROOT / folder).glob("*.py"))}
 
 
 def find_line(lines: list[str], wanted: str) -> int:
@@ -59,24 +63,32 @@ def find_line(lines: list[str], wanted: str) -> int:
 
 
 def docstring_length(lines: list[str]) -> int:
-    """How many lines the module docstring that opens an app takes."""
-    return ast.parse("\n".join(lines)).body[0].end_lineno
+    """How many lines the module docstring that opens a file takes (0 if it has none)."""
+    body = ast.parse("\n".join(lines)).body
+    first = body[0] if body else None
+    is_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    return first.end_lineno if is_docstring and isinstance(first.value.value, str) else 0
 
 
-def base_lines(number: int) -> list[str]:
-    """The code step n's starter is made of: step n-1's app under step n's docstring, or
-    step 1 minus `remove`."""
-    if number > 1:
-        lines = app_lines(step_entry(number - 1)["folder"])
-        docstring = app_lines(step_entry(number)["folder"])
-        return docstring[: docstring_length(docstring)] + lines[docstring_length(lines) :]
-    entry = step_entry(1)
-    lines = app_lines(entry["folder"])
-    for first, stop in entry["remove"]:
-        start = find_line(lines, first)
-        end = find_line(lines, stop)
-        del lines[start:end]
-    return lines
+def base_files(number: int) -> dict[str, list[str]]:
+    """Step n's starter without its TODOs, file by file (see the module's docstring)."""
+    entry = step_entry(number)
+    files = {name: text.splitlines() for name, text in package_files(entry["folder"]).items()}
+    if number == 1:
+        for removal in entry["remove"]:
+            lines = files[removal["file"]]
+            stop = find_line(lines, removal["to"]) if "to" in removal else len(lines)
+            del lines[find_line(lines, removal["from"]) : stop]
+    else:
+        before = package_files(step_entry(number - 1)["folder"])
+        for name in entry["concept"]:
+            old = before.get(name, "").splitlines()
+            docstring = files[name][: docstring_length(files[name])]
+            files[name] = docstring + old[docstring_length(old) :]
+    for name in entry["concept"]:
+        while files[name] and not files[name][-1].strip():
+            files[name].pop()
+    return files
 
 
 def wrap(text: str, width: int) -> list[str]:
@@ -96,25 +108,59 @@ def todo_comment(text: str, indent: str) -> list[str]:
     return [indent + (TODO if i == 0 else TODO_MORE) + line for i, line in enumerate(lines)]
 
 
-def todo_position(lines: list[str], todo: dict) -> tuple[int, str]:
-    """Where a TODO goes (the index it is inserted at) and its indentation."""
+def todo_place(lines: list[str], todo: dict) -> tuple[int, str, int]:
+    """Where a TODO goes: the index it is inserted at, its indentation, and how many blank
+    lines come before it (at the end of a file, as between top-level definitions)."""
+    if todo.get("at") == "end":
+        return len(lines), "", 1 if len(lines) == docstring_length(lines) else 2
     anchor = todo.get("after", todo.get("before"))
     index = find_line(lines, anchor)
     indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
     if "after" in todo:
-        return index + 1, indent + ("    " if anchor.rstrip().endswith(":") else "")
-    top = index
-    while top > 0 and not lines[top - 1].strip():
-        top -= 1
-    return (top + 1 if top < index else index), indent
+        return index + 1, indent + ("    " if anchor.rstrip().endswith(":") else ""), 0
+    return index, indent, 0
 
 
-def starter_source(number: int) -> str:
-    lines = base_lines(number)
-    inserts = [(*todo_position(lines, todo), todo["text"]) for todo in step_entry(number)["todo"]]
-    for index, indent, text in sorted(inserts, key=lambda insert: insert[0], reverse=True):
-        lines[index:index] = todo_comment(text, indent)
-    return "\n".join(lines) + "\n"
+def numbered_todos(number: int) -> list[tuple[str, dict]]:
+    """Step n's TODOs in the order the step teaches them, each with its '(i of n)' text."""
+    entry = step_entry(number)
+    todos = entry["todo"]
+    for todo in todos:
+        if todo["file"] not in entry["concept"]:
+            raise ValueError(
+                f"manifest.toml: a TODO of step {number} in {todo['file']}, "
+                "which is not one of the files that carry its concept"
+            )
+    return [(f"({i} of {len(todos)}) " + todo["text"], todo) for i, todo in enumerate(todos, 1)]
+
+
+def with_todos(lines: list[str], todos: list[tuple[str, dict]]) -> list[str]:
+    """The lines with the TODO comments in them. TODOs that share a place keep their order,
+    one blank line apart; those above a top-level definition stand apart from it."""
+    places: dict[int, list[tuple[str, int, str]]] = {}
+    for text, todo in todos:
+        index, indent, blank = todo_place(lines, todo)
+        places.setdefault(index, []).append((indent, blank, text))
+    result: list[str] = []
+    for index in range(len(lines) + 1):
+        group = places.get(index, [])
+        for i, (indent, blank, text) in enumerate(group):
+            result += [""] * max(blank, 1 if i else 0) + todo_comment(text, indent)
+        if index == len(lines):
+            break
+        if group and index and not lines[index][:1].isspace() and not lines[index - 1].strip():
+            result += ["", ""]  # above a top-level definition, after the blank lines before it
+        result.append(lines[index])
+    return result
+
+
+def starter_files(number: int) -> dict[str, str]:
+    """Step n's starter: every file of its package, by name, the TODOs in its concept files."""
+    files = base_files(number)
+    todos = numbered_todos(number)
+    for name in step_entry(number)["concept"]:
+        files[name] = with_todos(files[name], [todo for todo in todos if todo[1]["file"] == name])
+    return {name: "\n".join(lines) + "\n" for name, lines in files.items()}
 
 
 def strip_todos(source: str) -> str:
@@ -130,11 +176,10 @@ def strip_todos(source: str) -> str:
 
 def write_starter(number: int, root: Path) -> Path:
     """Write step n's starter package into root/<step folder>/ (which must not exist)."""
-    folder = step_entry(number)["folder"]
-    target = root / folder
+    target = root / step_entry(number)["folder"]
     target.mkdir(parents=True)
-    shutil.copy(ROOT / folder / "__init__.py", target / "__init__.py")
-    (target / "app.py").write_text(starter_source(number))
+    for name, source in starter_files(number).items():
+        (target / name).write_text(source)
     return target
 
 
@@ -157,9 +202,15 @@ def create_working_copy(number: int, workshop: Path = WORKSHOP, force: bool = Fa
         kept = f"Your previous copy is now {shown(backup)}/.\n"
     write_starter(number, workshop)
     entry = step_entry(number)
+    plan = "\n".join(
+        f"  {i}. {todo['file']}: {todo['title']}" for i, todo in enumerate(entry["todo"], 1)
+    )
+    given = [name for name in package_files(entry["folder"]) if name not in entry["concept"]]
     return (
         f"{kept}Step {number}, {entry['task']}.\n"
-        f"Your working copy is {shown(target)}/: the TODO comments in app.py say what to write.\n"
+        f"Your working copy is {shown(target)}/. Its TODO comments say what to build, in "
+        f"this order:\n{plan}\n"
+        f"Its other files ({', '.join(given)}) are whole: read them, do not rewrite them.\n"
         f"  make check STEP={number}              test it (as often as you like)\n"
         f"  make hint STEP={number}               one more hint each time\n"
         f"  make run STEP={number} WORKSHOP=1     serve it\n"
@@ -199,6 +250,8 @@ class CheckRun:
             env.pop(name, None)
         command = [sys.executable, "-m", "pytest", "-p", "exercises.report"]
         command += ["-p", "no:cacheprovider", "-o", "addopts=--strict-markers"]
+        # Whole values in the assertions' messages, which the report quotes.
+        command += ["-o", "verbosity_assertions=2"]
         command += ["-q", "--tb=short", "-m", marks, *pytest_args, *(modules or check_modules())]
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -229,6 +282,8 @@ def plain(test_name: str) -> str:
 def failure_line(record: dict) -> str:
     """One line of plain language: what was sent, what was expected, what came back."""
     case = f" [{record['case']}]" if record["case"] else ""
+    if record["expected"].startswith("expected the step to have"):  # no request's fault
+        return f"{plain(record['test'])}{case}: {record['expected']}"
     parts = []
     if record["sent"]:
         parts.append(f"sent {record['sent']}")
@@ -242,33 +297,51 @@ def failure_line(record: dict) -> str:
 
 
 def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
-    """The report `make check` prints first; also the counts of expectations met and all."""
-    new, earlier, rechecks_met = [], [], 0
+    """The report `make check` prints first; also the counts of expectations met and all.
+
+    The expectations come in three groups: the step's concept (the tests that the manifest
+    names), then the rest of the step's own tests (its hardening, whose code the starter has
+    whole), then the tests of the steps before, one line when they all still hold.
+    """
+    entry = step_entry(number)
+    titles = {
+        "concept": f"The concept of this step, in {' and '.join(entry['concept'])}",
+        "hardening": "Its hardening and the rest, whole in your starter",
+        "before": "The steps before",
+    }
+    lines: dict[str, list[str]] = {group: [] for group in titles}
+    met = dict.fromkeys(titles, 0)
     grouped = expectations(records)
     for (module, test), cases in grouped.items():
-        failed = [case for case in cases if case["outcome"] == "failed"]
         # Modules of earlier steps re-check them; other modules belong to this step.
-        origin = module.removeprefix("tests.test_").split("_")[0].replace("step", "step ")
-        is_new = not origin.startswith("step ") or origin == f"step {number}"
-        mark = "" if is_new else f" (from {origin})"
+        origin = module.removeprefix("tests.test_").split("_")[0]
+        if origin.startswith("step") and origin != f"step{number}":
+            group, mark = "before", f" (from step {origin.removeprefix('step')})"
+        else:
+            group, mark = ("concept" if test in entry["concept_tests"] else "hardening"), ""
+        failed = [case for case in cases if case["outcome"] == "failed"]
         if not failed:
-            rechecks_met += not is_new
+            met[group] += 1
             line = f"  ok    {plain(test)}{mark}"
         else:
             line = f"  FAIL  {failure_line(failed[0])}{mark}"
             if len(cases) > 1:  # a table: which of its cases failed, by name
                 named = ", ".join(f"[{case['case']}]" for case in failed)
                 line += f"\n        {len(failed)} of {len(cases)} cases failed: {named}"
-        (new if is_new else earlier).append(line)
-    if earlier and rechecks_met == len(earlier):
-        earlier = [f"  ok    the {len(earlier)} expectations of the steps before still hold"]
-    met = sum(line.startswith("  ok") for line in new) + rechecks_met
-    title = step_entry(number)["task"]
-    head = f"Step {number}, {title}: {met} of {len(grouped)} expectations met."
+        lines[group].append(line)
+    head = (
+        f"Step {number}, {entry['task']}: {sum(met.values())} of {len(grouped)} expectations met."
+    )
     errors = {record["expected"] for record in records if record["stage"] == "setup"}
     if len(errors) == 1 and all(record["stage"] == "setup" for record in records):
         return f"{head}\n  FAIL  no test could start: {errors.pop()}", 0, len(grouped)
-    return "\n".join([head, *earlier, *new]), met, len(grouped)
+    report = [head]
+    for group, title in titles.items():
+        if group == "before" and lines[group] and met[group] == len(lines[group]):
+            report.append(f"{title}: all {len(lines[group])} expectations still hold")
+        elif lines[group]:
+            report += [f"{title}: {met[group]} of {len(lines[group])} met", *lines[group]]
+    return "\n".join(report), sum(met.values()), len(grouped)
 
 
 def check_step(number: int, workshop: Path = WORKSHOP) -> int:
@@ -351,10 +424,19 @@ def next_hints(number: int, workshop: Path = WORKSHOP, everything: bool = False)
     workshop.mkdir(exist_ok=True)
     state_file.write_text(json.dumps(state, indent=2) + "\n")
     return "\n\n".join(
-        f"Hint {i + 1} of {len(hints)} (step {number}):\n"
-        + "\n".join("    " + line for line in wrap(hints[i], LINE_LENGTH - 4))
-        for i in chosen
+        f"Hint {i + 1} of {len(hints)} (step {number}):\n" + hint_lines(hints[i]) for i in chosen
     )
+
+
+def hint_lines(text: str) -> str:
+    """A hint as shown: its prose wrapped, its code (paragraphs indented by four spaces) as
+    it is, all of it indented by four spaces."""
+    paragraphs = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        lines = paragraph.splitlines()
+        code = all(line.startswith("    ") for line in lines)
+        paragraphs.append(lines if code else wrap(paragraph, LINE_LENGTH - 4))
+    return "\n\n".join("\n".join("    " + line for line in lines) for lines in paragraphs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, event, text
 
+from tests.details import explain
 from tests.hashing import cheap_context
 from tests.helpers import PASSPHRASE, HashSpy, Step
 from tests.live import LiveServer
@@ -163,3 +164,8 @@ def short_busy_timeout(app, step):
     with app.app_context():
         event.listen(step.db.engine, "connect", on_connect)
         step.db.engine.dispose()  # the pooled connections go; new ones wait 0.1 s
+
+
+def pytest_assertrepr_compare(op, left, right):
+    """Say in words what a learner's problem detail lacks (tests/details.py)."""
+    return explain(op, left, right)

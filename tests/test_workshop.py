@@ -16,6 +16,8 @@ import pytest
 import requests
 
 from exercises import workshop
+from exercises.report import expected_call
+from tests.details import Detail
 from tests.helpers import STEPS, make
 from tests.live import ROOT
 
@@ -62,51 +64,178 @@ def docstring_lines(source: str) -> list[str]:
     return source.splitlines()[node.lineno - 1 : node.end_lineno]
 
 
+def after_docstring(source: str) -> list[str]:
+    """The code lines that follow the module docstring, if there is one."""
+    lines = source.splitlines()
+    return code_lines(lines[workshop.docstring_length(lines) :])
+
+
 @pytest.mark.parametrize("number", NUMBERS)
-def test_a_starter_without_its_todos_is_the_code_before_the_step(number):
-    starter = workshop.starter_source(number)
-    assert starter.count(workshop.TODO) >= 2
-    stripped = workshop.strip_todos(starter)
-    # The docstring names the step being built, as the solution's does; nothing else differs.
-    docstring = docstring_lines((ROOT / STEPS[number - 1] / "app.py").read_text())
-    assert docstring[0].startswith(f'"""Step {number}: ')
-    assert docstring_lines(stripped) == docstring
-    if number > 1:
-        before = (ROOT / STEPS[number - 2] / "app.py").read_text()
-        after_docstring = before.splitlines()[len(docstring_lines(before)) :]
-        assert stripped.splitlines() == docstring + after_docstring
-        return
-    # Step 1 has no step before it: its starter is step 1 with lines removed, nothing else.
-    solution = (ROOT / STEPS[0] / "app.py").read_text().splitlines()
-    changes = [line for line in difflib.ndiff(solution, stripped.splitlines()) if line[0] in "+-"]
-    assert all(change.startswith("- ") for change in changes)
-    removed = "\n".join(changes)
+def test_a_starter_is_the_solution_with_todos_in_its_concept_files_alone(number):
+    # So the hardening a step brings comes whole, and copying the solution's concept files
+    # over a starter gives the solution, which the rest of `make test` proves passes.
+    entry = workshop.step_entry(number)
+    starter = workshop.starter_files(number)
+    solution = workshop.package_files(entry["folder"])
+    assert sorted(starter) == sorted(solution)
+    assert set(entry["concept"]) <= set(solution)
+    for name, source in starter.items():
+        if name in entry["concept"]:
+            assert workshop.TODO in source, f"{name} carries the concept but has no TODO"
+        else:
+            assert source == solution[name], f"{name} is not the solution's"
+    assert docstring_lines(starter["__init__.py"])[0].startswith(f'"""Step {number}: ')
+
+
+@pytest.mark.parametrize("number", range(2, len(STEPS) + 1))
+def test_a_concept_file_without_its_todos_is_the_step_befores(number):
+    # Under its own docstring, which says what the file will hold; a file the step adds
+    # is its docstring alone.
+    entry = workshop.step_entry(number)
+    before = workshop.package_files(workshop.step_entry(number - 1)["folder"])
+    solution = workshop.package_files(entry["folder"])
+    for name in entry["concept"]:
+        stripped = workshop.strip_todos(workshop.starter_files(number)[name])
+        assert docstring_lines(stripped) == docstring_lines(solution[name])
+        assert after_docstring(stripped) == after_docstring(before.get(name, ""))
+
+
+def test_step_1s_starter_is_step_1_without_its_concept():
+    entry = workshop.step_entry(1)
+    removed = []
+    for name in entry["concept"]:
+        solution = workshop.package_files(entry["folder"])[name].splitlines()
+        stripped = workshop.strip_todos(workshop.starter_files(1)[name]).splitlines()
+        changes = [line for line in difflib.ndiff(solution, stripped) if line[0] in "+-"]
+        assert all(change.startswith("- ") for change in changes), name  # lines removed only
+        removed += changes
     assert "- class User(db.Model):" in removed
-    assert '-     @app.get("/api/users/' in removed
-    for kept in ("def problem(", "def create_app(", "app.register_error_handler("):
-        assert kept in stripped
+    assert any(line.startswith('- @api.get("/api/users/') for line in removed)
+
+
+def hunks(before: list[str], after: list[str]) -> list[tuple[int, int, list[str]]]:
+    """What a step adds to a file, as (first, last) places in `before` and the lines added.
+    Additions that two lines or fewer keep apart are one hunk, as a diff shows them."""
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    found: list[tuple[int, int, list[str]]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag not in ("insert", "replace"):
+            continue
+        if found and i1 - found[-1][1] <= 2:
+            first, _, added = found.pop()
+            found.append((first, i2, added + after[j1:j2]))
+        else:
+            found.append((i1, i2, after[j1:j2]))
+    return found
 
 
 @pytest.mark.parametrize("number", NUMBERS)
 def test_todos_sit_exactly_where_the_step_adds_code(number):
-    starter = workshop.starter_source(number).splitlines()
-    before = code_lines(workshop.base_lines(number))
-    source = (ROOT / STEPS[number - 1] / "app.py").read_text()
-    after = code_lines(source.splitlines())
-    imports = import_lines(source)
-    places = todo_places(starter)
-    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
-    additions = [
-        (i1, i2, after[j1:j2])
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
-        if tag in ("insert", "replace")
-    ]
-    for place, todo in places:
-        assert any(i1 <= place <= i2 for i1, i2, _ in additions), f"misplaced: {todo}"
-    # Every addition but the imports and the docstring (one TODO lists the imports) has one.
-    for i1, i2, added in additions:
-        if not all(line in imports or line.startswith('"""') for line in added):
-            assert any(i1 <= place <= i2 for place, _ in places), "\n".join(added)
+    entry = workshop.step_entry(number)
+    base = workshop.base_files(number)
+    solution = workshop.package_files(entry["folder"])
+    for name in entry["concept"]:
+        starter = workshop.starter_files(number)[name].splitlines()
+        places = todo_places(starter)
+        imports = import_lines(solution[name])
+        added = hunks(code_lines(base[name]), code_lines(solution[name].splitlines()))
+        for place, todo in places:
+            assert any(first <= place <= last for first, last, _ in added), f"misplaced: {todo}"
+        # Every hunk but imports has a TODO: a learner finds the imports from the names.
+        for first, last, lines in added:
+            if not all(line in imports for line in lines):
+                assert any(first <= place <= last for place, _ in places), "\n".join(lines)
+
+
+def test_the_todos_are_numbered_in_the_order_the_manifest_teaches():
+    starter = workshop.starter_files(5)
+    numbers = sorted(
+        int(match[1])
+        for source in starter.values()
+        for match in re.finditer(r"# TODO: \((\d+) of (\d+)\)", source)
+    )
+    assert numbers == list(range(1, len(workshop.step_entry(5)["todo"]) + 1))
+
+
+def test_the_todos_and_hints_fit_the_line_length():
+    for number in NUMBERS:
+        for source in workshop.starter_files(number).values():
+            assert all(len(line) <= workshop.LINE_LENGTH for line in source.splitlines())
+        for hint in workshop.step_entry(number)["hint"]:
+            lines = workshop.hint_lines(hint["text"]).splitlines()
+            assert all(len(line) <= workshop.LINE_LENGTH for line in lines), hint["text"]
+
+
+def test_code_in_a_hint_is_shown_as_it_is():
+    text = "Prose that\nwraps.\n\n    def f():\n        return 1"
+    assert (
+        workshop.hint_lines(text)
+        == "    Prose that wraps.\n\n        def f():\n            return 1"
+    )
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_the_concept_tests_of_the_manifest_are_tests_of_the_step(number):
+    entry = workshop.step_entry(number)
+    module = importlib.import_module(f"tests.test_{entry['folder']}")
+    missing = [name for name in entry["concept_tests"] if not hasattr(module, name)]
+    assert not missing, f"manifest.toml names tests that {module.__name__} does not have"
+
+
+def words_of(text: str) -> list[str]:
+    """The words of a text in lower case, such as 'username' (quoted) and /api/tokens."""
+    return [word for word in re.findall(r"[\w'/]+", text.lower()) if re.search(r"\w", word)]
+
+
+def detail_phrases(source: str) -> set[str]:
+    """The runs of four words or more in the sentences of a file's string literals (its
+    problem details and error_description), the holes of an f-string cutting a run."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    phrases = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts = [
+                part.value if isinstance(part, ast.Constant) else "\0" for part in node.values
+            ]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            parts = [node.value]
+        else:
+            continue
+        if id(node) in docstrings:
+            continue
+        for sentence in "".join(parts).split('"'):
+            if sentence.rstrip().endswith(".") and len(sentence.split()) >= 4:
+                for run in sentence.split("\0"):
+                    words = words_of(run)
+                    if len(words) >= 4:
+                        phrases.add(" ".join(words))
+    return phrases
+
+
+def test_detail_phrases_are_the_sentences_of_string_literals():
+    source = 'x = f"There is no user with id {id}."\nraise X("Send a valid access token now.")\n'
+    assert detail_phrases(source) == {"there is no user with id", "send a valid access token now"}
+    api = workshop.package_files(STEPS[2])["api.py"]
+    assert "the body must be a json object" in detail_phrases(api)
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_no_todo_or_hint_spells_out_a_detail_of_the_solution(number):
+    # A learner designs the details; make check judges them on what they say.
+    entry = workshop.step_entry(number)
+    solution = workshop.package_files(entry["folder"])
+    phrases = set().union(*(detail_phrases(solution[name]) for name in entry["concept"]))
+    texts = [item["text"] for item in entry["todo"] + entry["hint"]]
+    docs = " ".join(words_of(" ".join(texts)))
+    spelled = sorted(phrase for phrase in phrases if f" {phrase} " in f" {docs} ")
+    assert not spelled, f"the TODOs or hints of step {number} spell out {spelled}"
 
 
 def first_test_of(number: int) -> str:
@@ -139,64 +268,6 @@ def test_every_starter_fails_the_first_test_of_its_step(tmp_path):
         assert record["stage"] == "call", record
 
 
-def is_detail(node: ast.AST) -> bool:
-    """Whether the expression is `...["detail"]`: a problem's detail."""
-    return isinstance(node, ast.Subscript) and getattr(node.slice, "value", None) == "detail"
-
-
-def pinned_details(path: Path) -> set[str]:
-    """The words a step's test module requires in a problem's detail: the `detail` column of
-    its parametrize tables (every word of a tuple of true alternatives), and the strings its
-    assertions look for in a `...["detail"]` or pass to assert_detail_says."""
-    module = importlib.import_module(f"tests.{path.stem}")
-    pinned = set()
-    for function in vars(module).values():
-        for mark in getattr(function, "pytestmark", []):
-            names = mark.args[0] if mark.name == "parametrize" else ""
-            names = (
-                [name.strip() for name in names.split(",")] if isinstance(names, str) else names
-            )
-            if "detail" not in names:
-                continue
-            for row in mark.args[1]:
-                values = getattr(row, "values", row if len(names) > 1 else (row,))  # pytest.param
-                words = values[names.index("detail")]
-                pinned.update((words,) if isinstance(words, str) else words)
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Compare) and is_detail(node.comparators[0]):
-            words = node.left
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "assert_detail_says":
-            words = node.args[1]
-        else:
-            continue
-        if isinstance(words, ast.Constant):
-            pinned.add(words.value)
-    return pinned
-
-
-STEP_TEST_MODULES = sorted((ROOT / "tests").glob("test_step*_*.py"))
-
-
-def test_pinned_details_come_from_tables_alternatives_and_assertions():
-    pinned = pinned_details(ROOT / "tests" / "test_step3_registration.py")
-    assert "colon" in pinned  # INVALID_BODIES
-    assert {"nested too deeply", "The body must be a JSON object."} <= pinned  # alternatives
-    assert "already taken" in pinned  # an assertion on body["detail"]
-
-
-@pytest.mark.parametrize("path", STEP_TEST_MODULES, ids=[path.stem for path in STEP_TEST_MODULES])
-def test_every_detail_the_step_tests_pin_is_in_the_steps_readme_or_hints(path):
-    folder = path.stem.removeprefix("test_")
-    entry = workshop.step_entry(STEPS.index(folder) + 1)
-    texts = [(ROOT / folder / "README.md").read_text()]
-    texts += [item["text"] for item in entry["hint"] + entry["todo"]]
-    docs = " ".join(" ".join(texts).split())  # line breaks in the docs are spaces
-    missing = sorted(
-        words for words in pinned_details(path) if " ".join(words.split()) not in docs
-    )
-    assert not missing, f"{folder}/README.md and its hints never say {missing}"
-
-
 def test_make_check_collects_every_module_of_in_process_step_tests():
     checked = {Path(path).name for path in workshop.check_modules()}
     assert "test_step1_models.py" in checked
@@ -212,20 +283,21 @@ def test_make_check_collects_every_module_of_in_process_step_tests():
 
 def test_make_exercise_never_overwrites_and_force_keeps_a_backup(tmp_path):
     where = f"WORKSHOP_DIR={tmp_path}"
-    make("exercise", "STEP=2", where, check=True)
-    app = tmp_path / STEPS[1] / "app.py"
-    assert app.read_text() == workshop.starter_source(2)
-    app.write_text("# my own work\n")
+    created = make("exercise", "STEP=2", where, check=True).stdout
+    assert "1. models.py: User.hash_password" in created  # the TODOs, in order, by file
+    models = tmp_path / STEPS[1] / "models.py"
+    assert models.read_text() == workshop.starter_files(2)["models.py"]
+    models.write_text("# my own work\n")
 
     refused = make("exercise", "STEP=2", where)
     assert refused.returncode != 0
     assert "nothing was changed" in refused.stderr
-    assert app.read_text() == "# my own work\n"
+    assert models.read_text() == "# my own work\n"
 
     make("exercise", "STEP=2", "FORCE=1", where, check=True)
-    assert app.read_text() == workshop.starter_source(2)
+    assert models.read_text() == workshop.starter_files(2)["models.py"]
     (backup,) = tmp_path.glob(f"{STEPS[1]}.backup-*")
-    assert (backup / "app.py").read_text() == "# my own work\n"
+    assert (backup / "models.py").read_text() == "# my own work\n"
 
 
 def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
@@ -237,12 +309,20 @@ def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
     assert result.returncode != 0
     report, details = result.stdout.split("The details, as pytest reports them:")
     assert report.startswith("Step 1, ")
-    assert "  ok    unknown route is 404 problem\n" in report
+    # The concept first, then the rest, each with its count.
+    concept = report.index("The concept of this step, in models.py and api.py: 1 of 6 met\n")
+    rest = report.index("Its hardening and the rest, whole in your starter: ")
+    assert concept < rest
+    assert "  ok    unknown route is 404 problem\n" in report[rest:]
     assert (
-        "  FAIL  wrong method is 405 problem with allow header: sent DELETE /api/users/1; "
-        "expected 405, not 404; came back 404 NOT FOUND" in report
-    )
-    assert "has no attribute 'User'" in report
+        "  FAIL  unknown user is 404 problem: sent GET /api/users/42; expected a detail that "
+        "says '42'; came back 404 NOT FOUND: The requested URL was not found on the server"
+    ) in report[concept:rest]
+    assert "expected False" not in report and "expected True" not in report
+    assert (
+        "  FAIL  user table columns: expected the step to have what the test uses "
+        "(NoSuchTableError: users)\n"
+    ) in report
     assert "short test summary info" in details
 
     result = make("check", f"WORKSHOP_DIR={finished}")
@@ -252,32 +332,44 @@ def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
     assert [row[2] for row in rows] == ["no", "yes"] + ["no"] * (len(STEPS) - 2)
 
 
-# Mistakes a learner could make in step 3, written into a copy of its solution: (what the
-# solution says, what the copy says instead).
-MISTAKES = [
+# A learner's copy of step 3: its solution with mistakes, and with details in the learner's
+# own words, (file, what the solution says, what the copy says instead).
+LEARNERS_CHANGES = [
     (
+        "api.py",
         'return user.to_dict(), 201, {"Location": f"/api/users/{user.id}"}',
         "return user.to_dict(), 201",
     ),
     (  # the first 409: a body that says it is a problem but is not JSON
+        "api.py",
         "raise Conflict(f\"The username '{username}' is already taken.\")",
         'return "taken", 409, {"Content-Type": "application/problem+json"}',
     ),
-    ('if ":" in username:', "if False:"),  # a colon is let through
-    ('"UsernameCasePreserved", 1, 32)', '"UsernameCasePreserved", 1, 40)'),  # 33 are let in
+    ("credentials.py", 'if ":" in username:', "if False:"),  # a colon is let through
+    ("credentials.py", '"UsernameCasePreserved", 1, 32)', '"UsernameCasePreserved", 1, 40)'),
+    # Details of its own: one that says it its own way, one that does not name its field,
+    # and Werkzeug's default, which says nothing about the request.
+    ("api.py", '"The body must be a JSON object."', '"Send one JSON object."'),
+    ("api.py", "\"'username' is required and must be a string.\"", '"Send text."'),
+    ("api.py", "BadRequest(\"'password' is required and must be a string.\")", "BadRequest()"),
+    (  # the 409 of a lost race, in other words that still name the user
+        "api.py",
+        "raise Conflict(f\"The username '{username}' is already taken.\") from None",
+        'raise Conflict(f"Somebody registered {username} a moment ago.") from None',
+    ),
 ]
 
 
-def mistaken_check(root: Path) -> tuple[list[str], list[dict]]:
-    """The lines of `make check STEP=3` for a copy of step 3 with MISTAKES, and its records."""
+def learners_check(root: Path) -> tuple[list[str], list[dict]]:
+    """The lines of `make check STEP=3` for a copy of step 3 with LEARNERS_CHANGES, and its
+    records."""
     shutil.copytree(ROOT / STEPS[2], root / STEPS[2])
-    source = (root / STEPS[2] / "app.py").read_text()
-    for right, wrong in MISTAKES:
-        assert right in source
-        source = source.replace(right, wrong, 1)
-    (root / STEPS[2] / "app.py").write_text(source)
-    # Only the tests that the MISTAKES break, and their neighbours: all of step 3's take long.
-    examined = "location or taken_username or invalid_bodies or malformed"
+    for name, right, wrong in LEARNERS_CHANGES:
+        path = root / STEPS[2] / name
+        assert right in path.read_text()
+        path.write_text(path.read_text().replace(right, wrong, 1))
+    # Only the tests that the changes touch, and their neighbours: all of step 3's take long.
+    examined = "location or taken_username or invalid_bodies or malformed or lost_race"
     run = workshop.CheckRun(
         workshop.step_marks(3),
         root,
@@ -297,8 +389,17 @@ def failing_line(lines: list[str], test: str) -> str:
     return line
 
 
-def test_make_check_says_what_came_back_and_which_cases_failed(tmp_path):
-    lines, records = mistaken_check(tmp_path)
+def case(records: list[dict], test: str, containing: str) -> dict:
+    """The record of the one case of a test whose id is the text, or else contains it."""
+    cases = [record for record in records if record["test"] == test]
+    (record,) = [r for r in cases if r["case"] == containing] or [
+        r for r in cases if containing in r["case"]
+    ]
+    return record
+
+
+def test_make_check_says_what_came_back_and_judges_details_by_what_they_say(tmp_path):
+    lines, records = learners_check(tmp_path)
 
     # A test that cannot read the answer (no Location, a body that is not JSON) reports it
     # like any failure: what was sent, what was expected, what came back.
@@ -317,17 +418,63 @@ def test_make_check_says_what_came_back_and_which_cases_failed(tmp_path):
     for line in lines:  # never an exception of the test itself
         assert "raised" not in line and "KeyError" not in line and "JSONDecodeError" not in line
 
-    # A table's line counts its failed cases and names each of them.
+    # A table's line counts its failed cases and names each of them, in the table's order.
     test = "test_invalid_bodies_are_400_and_store_nothing"
     cases = [record for record in records if record["test"] == test]
     failed = [record["case"] for record in cases if record["outcome"] == "failed"]
-    assert len(failed) == 4  # a colon, two names of 33 characters, "" (its detail says 40)
     line = failing_line(lines, test)
     assert line.startswith(f"  FAIL  {workshop.plain(test)} [{failed[0]}]: ")
     named = ", ".join(f"[{case}]" for case in failed)
     assert lines[lines.index(line) + 1] == (
         f"        {len(failed)} of {len(cases)} cases failed: {named}"
     )
+    # The mistakes of credentials.py: a colon, names of 33 characters. A detail that
+    # says 40 for "" is still a sentence that names 'username': no mistake of wording.
+    for containing in ("alice:admin", "aaaaaaaaaa", "u00e9"):
+        assert case(records, test, containing)["outcome"] == "failed", containing
+    assert case(records, test, '"username": "", ')["outcome"] == "passed"
+
+    # A detail said its own way: the sentence about a JSON object passes, whatever its words.
+    for containing in ('[{"username"', '"alice"', "42", "null"):
+        assert case(records, test, containing)["outcome"] == "passed", containing
+    # A detail that does not name its field, and Werkzeug's default, fail, said in words.
+    missing_field = case(records, test, '{"username": 42,')
+    assert missing_field["expected"] == "expected a detail that names 'username'"
+    assert missing_field["got"] == "400 BAD REQUEST: Send text."
+    assert case(records, test, '"password": null}')["expected"] == (
+        "expected a detail that is your own, not Werkzeug's default for 400 and names 'password'"
+    )
+    # The 409 of a lost race, in other words that still name the user, passes.
+    race = [
+        r for r in records if r["test"] == "test_the_unique_constraint_turns_a_lost_race_into_409"
+    ]
+    assert [r["outcome"] for r in race] == ["passed"]
+
+
+def test_a_failed_check_of_a_methods_answer_is_said_in_words():
+    at = "<built-in method startswith of str object at 0x7f0>"
+    message = (
+        f"assert False\n +  where False = {at}('Bearer')\n +    where {at} = 'Basic'.startswith"
+    )
+    assert expected_call(message, "assert False") == "expected 'Basic' to start with 'Bearer'"
+    message = (
+        "assert not True\n +  where True = verify_password('x')\n"
+        " +    where verify_password = <User 1>.verify_password"
+    )
+    expected = "expected <User 1>.verify_password('x') not to be true"
+    assert expected_call(message, "assert not True") == expected
+
+
+def test_a_learners_detail_is_a_sentence_that_is_not_werkzeugs_default():
+    own = Detail("Send the username as text.", 400)
+    assert "'username' is required" in own  # said its own way, naming the field
+    assert own == "'username' is required and must be a string."
+    assert "U+" not in own  # one word alone is exact: a check of what it must not say holds
+    assert "42" not in own
+    assert "'password' is required" not in own  # names another field
+    assert "a JSON object" not in Detail("json", 400)  # not a sentence
+    werkzeug = "The browser (or proxy) sent a request that this server could not understand."
+    assert "a JSON object" not in Detail(werkzeug, 400)
 
 
 def test_make_hint_shows_one_more_hint_each_time(tmp_path):
@@ -343,9 +490,10 @@ def test_make_hint_shows_one_more_hint_each_time(tmp_path):
 def test_make_diff_workshop_compares_the_copy_with_the_solution(tmp_path):
     workshop.write_starter(3, tmp_path)
     result = make("diff", "STEP=3", "WORKSHOP=1", f"WORKSHOP_DIR={tmp_path}", check=True)
-    assert f"+++ {STEPS[2]}/app.py" in result.stdout
-    assert '+    @app.post("/api/users")' in result.stdout
-    assert "-    # TODO: Add the route POST /api/users" in result.stdout
+    assert f"+++ {STEPS[2]}/api.py" in result.stdout
+    assert '+@api.post("/api/users")' in result.stdout
+    assert "-# TODO: (1 of 2) Add the route POST /api/users" in result.stdout
+    assert f"{STEPS[2]}/bodies.py" not in result.stdout  # whole in the starter
 
 
 @pytest.mark.live
@@ -354,7 +502,7 @@ def test_make_run_workshop_serves_the_working_copy(live_server, tmp_path):
     workshop.write_starter(1, copies)
     server = live_server(step=1, make_vars={"WORKSHOP": "1", "WORKSHOP_DIR": str(copies)})
     body = requests.get(f"{server.url}/api/users/1", timeout=5).json()
-    # The solution says "There is no user with id 1."; the starter has no such route yet.
+    # The solution says that there is no user with id 1; the starter has no such route yet.
     assert body["status"] == 404
     assert "requested URL was not found" in body["detail"]
     assert f"Serving {copies}/{STEPS[0]}" in server.log_text()
