@@ -6,7 +6,6 @@ from flask import Flask
 from limits import parse_many
 
 KINDS = {bool: "true or false", int: "a whole number", str: "text", dict: "a JSON object"}
-LIMITS = ("FAILED_LOGINS_PER_USERNAME", "FAILED_LOGINS_PER_ADDRESS", "REGISTRATIONS_PER_ADDRESS")
 
 
 def configure(app: Flask, test_config: dict | None = None) -> None:
@@ -42,7 +41,8 @@ def configure(app: Flask, test_config: dict | None = None) -> None:
         if type(value) is not type(default) or (type(value) is int and value <= 0):
             wanted = KINDS[type(default)] + (" above 0" if type(default) is int else "")
             raise ValueError(f"FLASK_{name} must be {wanted}, not {value!r}.")
-    for name in LIMITS:  # read now, so that a limit written wrong stops the start too
+    # The limits (NAME_PER_...), read now, so that one written wrong stops the start too.
+    for name in [setting for setting in defaults if "_PER_" in setting]:
         try:
             parse_many(app.config[name])
         except ValueError:

@@ -38,7 +38,7 @@ ADDED = {
     "step3_registration": ["bodies.py", "credentials.py"],
     "step4_auth": ["auth.py", "headers.py"],
     "step5_tokens": ["logs.py"],
-    "step6_throttling": ["limits.py"],
+    "step6_throttling": ["counts.py", "limits.py"],
 }
 CHANGED = {
     "step2_hashing": ["__init__.py", "models.py"],
