@@ -9,9 +9,10 @@ from werkzeug.exceptions import HTTPException
 
 from .api import api
 from .errors import database_unavailable, problem
+from .foreign_keys import enforce_foreign_keys
 from .headers import SafeRequest
 from .logs import mask_tokens_in_logs
-from .models import db, enforce_foreign_keys
+from .models import db
 from .settings import configure
 
 

@@ -11,10 +11,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .api import api
 from .errors import database_unavailable, problem
+from .foreign_keys import enforce_foreign_keys
 from .headers import SafeRequest
 from .limits import limiter, rate_limited
 from .logs import mask_tokens_in_logs
-from .models import db, enforce_foreign_keys
+from .models import db
 from .settings import configure
 
 

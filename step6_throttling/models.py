@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask_sqlalchemy import SQLAlchemy
 from passlib.apps import custom_app_context as pwd_context
-from sqlalchemy import DateTime, Engine, ForeignKey, String, event
+from sqlalchemy import DateTime, ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -69,17 +69,3 @@ class Token(db.Model):
         row.expires_at = row.created_at + timedelta(seconds=lifetime)
         db.session.add(row)
         return token
-
-
-def enforce_foreign_keys(engine: Engine) -> None:
-    """Make SQLite check foreign keys, and so cascade deletes, on every connection of `engine`.
-
-    SQLite checks them only on a connection that asks it to (PRAGMA foreign_keys);
-    PostgreSQL always does. Call it before the first connection, which create_all opens.
-    """
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", foreign_keys_on)
-
-
-def foreign_keys_on(dbapi_connection, connection_record) -> None:
-    dbapi_connection.execute("PRAGMA foreign_keys = ON")

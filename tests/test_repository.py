@@ -37,7 +37,7 @@ FIRST_MODULES = ["__init__.py", "api.py", "errors.py", "models.py", "settings.py
 ADDED = {
     "step3_registration": ["bodies.py", "credentials.py"],
     "step4_auth": ["auth.py", "headers.py"],
-    "step5_tokens": ["logs.py"],
+    "step5_tokens": ["foreign_keys.py", "logs.py"],
     "step6_throttling": ["counts.py", "limits.py"],
 }
 CHANGED = {
