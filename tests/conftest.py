@@ -24,6 +24,11 @@ from tests.live import LiveServer
 
 STEPS_ROOT = Path(os.environ["STEPS_ROOT"]).resolve() if os.environ.get("STEPS_ROOT") else None
 
+# jsonschema (under nbformat, openapi-spec-validator and schemathesis) compiles 38 grammars
+# at import (two seconds, in every worker) when rfc3987-syntax is installed, for formats no
+# test uses: here it counts as missing.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 
 def fresh_database_url(tmp_path: Path) -> str:
     """A new SQLite file, or TEST_DATABASE_URL (`make test-postgres`) emptied first."""
@@ -36,6 +41,20 @@ def fresh_database_url(tmp_path: Path) -> str:
         connection.execute(text("DROP TABLE IF EXISTS users"))
     engine.dispose()
     return url
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--api-examples",
+        type=int,
+        default=3,
+        help="examples that schemathesis generates per operation and mode (make test-api: more)",
+    )
+    parser.addoption(
+        "--screenshot",
+        default=".test-browser/docs-page.png",
+        help="where make test-browser saves its screenshot of the docs page",
+    )
 
 
 @pytest.fixture
