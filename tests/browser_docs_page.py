@@ -121,7 +121,13 @@ def test_the_docs_page_registers_authorizes_and_calls_every_route(browser, live_
     toggle(page, "getUser")
 
     assert elsewhere == [], "the page requested other hosts"
-    # The page as a learner sees it: authorized, the protected resource answered.
+    # The page as a learner sees it, from its top to the resource's answer.
+    page.evaluate("document.activeElement.blur()")
+    page.mouse.move(0, 0)
+    answered = page.locator("[id$='-getResource'] .live-responses-table").bounding_box()
     screenshot = Path(request.config.option.screenshot)
     screenshot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=screenshot, full_page=True)
+    bottom = answered["y"] + answered["height"] + 80  # and the request's duration below it
+    page.screenshot(
+        path=screenshot, full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": bottom}
+    )
