@@ -110,8 +110,8 @@ test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 
 # schemathesis runs every step's OpenAPI description against a live server of the step: in
 # make test with a few examples per operation, here with many.
-API_EXAMPLES ?= 50
-test-api: $(INSTALLED) ## Run schemathesis deeper: API_EXAMPLES (default 50) per operation against every step (or STEP's)
+API_EXAMPLES ?= 100
+test-api: $(INSTALLED) ## Run schemathesis deeper: API_EXAMPLES (default 100) per operation against every step (or STEP's)
 	@$(if $(STEP_GIVEN),$(check_step))
 	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/python -m pytest -n auto tests/test_openapi_live.py \
 	  --api-examples $(API_EXAMPLES) $(if $(STEP_GIVEN),-m step$(STEP))

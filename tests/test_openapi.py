@@ -7,6 +7,7 @@ each operation can give is sent to the step's app, and the description must list
 status, its media type and the headers that come with it.
 """
 
+import difflib
 import functools
 import json
 import re
@@ -18,6 +19,7 @@ from schemathesis.specs.openapi import checks
 
 from tests.descriptions import description, operations, resolve
 from tests.helpers import PASSPHRASE, STEPS, basic_auth, sqlite_lock, steps_from
+from tests.live import ROOT
 
 
 @pytest.mark.parametrize("step_name", steps_from(1))
@@ -31,8 +33,27 @@ def test_each_description_is_valid_openapi_3_1_served_from_the_root(step_name):
 @pytest.mark.parametrize("step_name", steps_from(1))
 def test_each_description_says_what_unlisted_paths_and_methods_answer(step_name):
     prose = " ".join(description(step_name)["info"]["description"].split())
-    assert "A path that is not listed here answers 404" in prose
+    assert "A path under `/api/` that is not listed here answers 404" in prose
     assert "a method that a path does not list answers 405 with an `Allow` header" in prose
+
+
+# What a step's description may drop of the one before, besides its title and introduction.
+ALSO_REMOVED = {"step3_registration": ["description: Reading users."]}
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [pytest.param(*pair, id=pair[1]) for pair in zip(STEPS, STEPS[1:], strict=False)],
+)
+def test_a_description_keeps_every_line_of_the_one_before_but_its_introduction(before, after):
+    """So that `make diff STEP=n` shows what the step adds to its API, and little else."""
+    old = (ROOT / before / "openapi.yaml").read_text(encoding="utf-8").splitlines()
+    new = (ROOT / after / "openapi.yaml").read_text(encoding="utf-8").splitlines()
+    introduction = description(before)["info"]["description"].split("\n\n")[0].splitlines()
+    removed = [line[2:].strip() for line in difflib.ndiff(old, new) if line.startswith("- ")]
+    others = [line for line in removed if not line.startswith("title:")]
+    others = [line for line in others if line not in introduction]
+    assert others == ALSO_REMOVED.get(after, []), "\n".join(others)
 
 
 def openapi_path(rule: str) -> str:
