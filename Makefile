@@ -129,7 +129,7 @@ test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a
 diff: valid-step ## Show what step STEP adds to the step before it (WORKSHOP=1: your copy vs the solution)
 	@$(check_copy)
 	@if [ -z "$(WORKSHOP_ON)" ] && [ "$(STEP)" = 1 ]; then echo "Step 1 is the first step: read step1_models/ itself." >&2; exit 2; fi
-	@diff -ru -x README.md -x __pycache__ \
+	@diff -ruN -x README.md -x __pycache__ \
 	  $(if $(WORKSHOP_ON),$(STEP_APP),$(call previous_step_dir,$(STEP))) $(call step_dir,$(STEP)); test $$? -le 1
 
 exercise: $(INSTALLED) ## Start step STEP's exercise: your copy in workshop/ (FORCE=1 starts over)

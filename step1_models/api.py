@@ -12,4 +12,3 @@ api = Blueprint("api", __name__)
 def get_user(id: int):
     user = db.get_or_404(User, id, description=f"There is no user with id {id}.")
     return user.to_dict()
-

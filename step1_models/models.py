@@ -14,6 +14,9 @@ db = SQLAlchemy(model_class=Base)
 
 class User(db.Model):
     __tablename__ = "users"
+    # An id is never given twice, even after its user is deleted: SQLite's AUTOINCREMENT
+    # (PostgreSQL's sequences never reuse one), so a Location once sent never names another.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
@@ -23,4 +26,3 @@ class User(db.Model):
     def to_dict(self) -> dict:
         # The one place that decides what a client sees: never the hash.
         return {"id": self.id, "username": self.username}
-

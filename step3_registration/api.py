@@ -49,5 +49,3 @@ def read_credentials() -> tuple[str, str]:
     if not isinstance(password, str):
         raise BadRequest("'password' is required and must be a string.")
     return prepare_credentials(username, password)
-
-

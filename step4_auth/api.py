@@ -52,7 +52,6 @@ def read_credentials() -> tuple[str, str]:
     return prepare_credentials(username, password)
 
 
-
 @api.get("/api/resource")
 @auth.login_required
 def get_resource():

@@ -35,4 +35,3 @@ def auth_error(status: int):
     return problem(
         Unauthorized("Send a valid username and password with HTTP Basic authentication.")
     )
-

@@ -24,4 +24,3 @@ class StrictBasicAuth(HTTPBasicAuth):
         # takes one well-formed value only (RFC 7617); the rest counts as no credentials.
         credentials = request.authorization
         return credentials if credentials is not None and credentials.type == "basic" else None
-

@@ -10,7 +10,8 @@ from werkzeug.exceptions import HTTPException
 from .api import api
 from .errors import database_unavailable, problem
 from .headers import SafeRequest
-from .models import db
+from .logs import mask_tokens_in_logs
+from .models import db, enforce_foreign_keys
 from .settings import configure
 
 
@@ -19,9 +20,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.request_class = SafeRequest
     configure(app, test_config)
+    mask_tokens_in_logs(app)
 
     db.init_app(app)
     with app.app_context():
+        enforce_foreign_keys(db.engine)
         db.create_all()
 
     # A path with doubled slashes is a 404, like any path without a route. By default

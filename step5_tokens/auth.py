@@ -1,12 +1,11 @@
 """Who is calling: a username and password (HTTP Basic), or a bearer token (RFC 6750)."""
 
-from flask_httpauth import HTTPTokenAuth
 from passlib.apps import custom_app_context as pwd_context
 from werkzeug.exceptions import BadRequest, Unauthorized
 
 from .credentials import prepare_credentials
 from .errors import problem
-from .headers import AnyOfAuth, StrictBasicAuth, auth_scheme
+from .headers import AnyOfAuth, StrictBasicAuth, StrictTokenAuth, auth_scheme
 from .models import Token, User, db, utc_now
 
 auth = StrictBasicAuth(realm="Flask REST auth tutorial")
@@ -38,7 +37,7 @@ def auth_error(status: int):
     )
 
 
-token_auth = HTTPTokenAuth(scheme="Bearer", realm="Flask REST auth tutorial")
+token_auth = StrictTokenAuth(scheme="Bearer", realm="Flask REST auth tutorial")
 
 
 @token_auth.verify_token

@@ -1,9 +1,10 @@
 """The Authorization header, read strictly: one well-formed value or no credentials."""
 
+import re
 from functools import wraps
 
 from flask import Request, make_response, request
-from flask_httpauth import HTTPBasicAuth, MultiAuth
+from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 
 
 class SafeRequest(Request):
@@ -29,8 +30,24 @@ class StrictBasicAuth(HTTPBasicAuth):
 
 
 def auth_scheme() -> str:
-    """The scheme that the Authorization header names, in lower case (RFC 9110 §11.1)."""
-    return request.headers.get("Authorization", "").partition(" ")[0].lower()
+    """The scheme that the Authorization header names, in lower case (RFC 9110 §11.1):
+    the text up to its first space or tab."""
+    return re.split(r"[ \t]", request.headers.get("Authorization", ""), maxsplit=1)[0].lower()
+
+
+# RFC 6750 §2.1: the scheme, one or more spaces, one token68 (RFC 9110 §11.2).
+BEARER = re.compile(r"bearer +[A-Za-z0-9._~+/-]+=*", re.IGNORECASE)
+
+
+class StrictTokenAuth(HTTPTokenAuth):
+    """Flask-HTTPAuth's token authentication, taking only `Bearer <token68>`."""
+
+    def get_auth(self):
+        # Werkzeug strips spaces and tabs around a token and reads "Bearer <t>," or a quoted
+        # token as one: a proxy could read such a header another way, as with Basic in
+        # step 4. Any other value is no token, which the error handler calls invalid_token.
+        header = request.headers.get("Authorization", "")
+        return super().get_auth() if BEARER.fullmatch(header) else None
 
 
 class AnyOfAuth(MultiAuth):

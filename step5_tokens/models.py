@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask_sqlalchemy import SQLAlchemy
 from passlib.apps import custom_app_context as pwd_context
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, Engine, ForeignKey, String, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -19,6 +19,9 @@ db = SQLAlchemy(model_class=Base)
 
 class User(db.Model):
     __tablename__ = "users"
+    # An id is never given twice, even after its user is deleted: SQLite's AUTOINCREMENT
+    # (PostgreSQL's sequences never reuse one), so a Location once sent never names another.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
@@ -47,7 +50,8 @@ class Token(db.Model):
     __tablename__ = "tokens"
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # A user's tokens go with the user, in the database itself (ON DELETE CASCADE).
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime())
     expires_at: Mapped[datetime] = mapped_column(DateTime(), index=True)
 
@@ -65,3 +69,17 @@ class Token(db.Model):
         row.expires_at = row.created_at + timedelta(seconds=lifetime)
         db.session.add(row)
         return token
+
+
+def enforce_foreign_keys(engine: Engine) -> None:
+    """Make SQLite check foreign keys, and so cascade deletes, on every connection of `engine`.
+
+    SQLite checks them only on a connection that asks it to (PRAGMA foreign_keys);
+    PostgreSQL always does. Call it before the first connection, which create_all opens.
+    """
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", foreign_keys_on)
+
+
+def foreign_keys_on(dbapi_connection, connection_record) -> None:
+    dbapi_connection.execute("PRAGMA foreign_keys = ON")

@@ -43,6 +43,14 @@ def fresh_database_url(tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def no_inherited_flask_settings(monkeypatch):
+    """A FLASK_ variable in the shell that runs the tests would change every app's settings."""
+    for name in list(os.environ):
+        if name.startswith("FLASK_"):
+            monkeypatch.delenv(name)
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--api-examples",

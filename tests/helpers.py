@@ -2,10 +2,12 @@
 
 import base64
 import contextlib
+import http.client
 import importlib
 import json
 import os
 import pkgutil
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -159,3 +161,14 @@ def make(*arguments: str, check: bool = False, cwd: Path = ROOT) -> subprocess.C
         check=check,
         env=env,
     )
+
+
+def send_raw(server, data: bytes) -> tuple[int, str, bytes]:
+    """Send bytes as they are, for framings that http.client would not write, then close
+    our side. Returns the status, the Content-Type and the body of the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
+        connection.sendall(data)
+        connection.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, response.headers.get("Content-Type", ""), response.read()

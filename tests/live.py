@@ -54,7 +54,9 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
-        env = {**os.environ, "DATABASE_URL": self.database_url, **self.extra_env}
+        # FLASK_ variables set settings (step 1's from_prefixed_env): only a test's own count.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+        env = {**inherited, "DATABASE_URL": self.database_url, **self.extra_env}
         path = [str(ROOT)] if self.real_cost else [str(FAST_HASHING), str(ROOT)]
         env["PYTHONPATH"] = os.pathsep.join(path + [p for p in [env.get("PYTHONPATH")] if p])
         if sys.prefix != sys.base_prefix:  # make uses the virtualenv running the tests

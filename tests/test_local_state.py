@@ -97,16 +97,16 @@ def scratch_checkout(root: Path, workshop_dir: Path) -> tuple[list[Path], list[P
         root / ".pytest_cache" / "README.md",
         root / ".hypothesis" / "constants" / "0123456789abcdef",
         root / ".test-browser" / "docs-page.png",
-        root / "step4_auth" / "__pycache__" / "app.cpython-311.pyc",
+        root / "step4_auth" / "__pycache__" / "models.cpython-311.pyc",
         workshop_dir / "instance" / "step3_registration.sqlite",
     ]
     kept = [
-        root / "step4_auth" / "app.py",
+        root / "step4_auth" / "auth.py",
         root / "step4_auth" / "openapi.yaml",
         root / "apidocs" / "docs-page.png",
         root / ".venv" / "lib" / "site-packages" / "flask_rest_auth_tutorial.pth",
-        workshop_dir / "step3_registration" / "app.py",
-        workshop_dir / "step3_registration.backup-20261129-090000" / "app.py",
+        workshop_dir / "step3_registration" / "api.py",
+        workshop_dir / "step3_registration.backup-20261129-090000" / "api.py",
         workshop_dir / ".hints.json",
     ]
     for path in removed + kept:

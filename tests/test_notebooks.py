@@ -7,10 +7,14 @@ kernel and without the repository on PYTHONPATH. Each parameter carries its step
 marker: `make test STEP=n` runs the notebook of step n.
 """
 
+import importlib
 import os
+import re
+import subprocess
 
 import pytest
 
+from notebooks import which_step
 from tests.helpers import STEPS
 from tests.live import FAST_HASHING, ROOT, free_port
 
@@ -34,7 +38,19 @@ def read(name):
 
 
 def test_there_is_one_notebook_per_step():
-    assert sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb")) == sorted(STEPS)
+    # Not counting what `jupyter nbconvert --to notebook --execute` writes beside them.
+    names = [path.name.removesuffix(".ipynb") for path in NOTEBOOKS.glob("*.ipynb")]
+    assert sorted(name for name in names if not name.endswith(".nbconvert")) == sorted(STEPS)
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
+def test_git_ignores_the_notebooks_that_nbconvert_executes_but_not_the_notebooks():
+    def ignored(name: str) -> bool:
+        command = ["git", "-C", str(ROOT), "check-ignore", "--quiet", f"notebooks/{name}"]
+        return subprocess.run(command).returncode == 0
+
+    assert ignored("step1_models.nbconvert.ipynb")
+    assert not ignored("step1_models.ipynb")
 
 
 @pytest.mark.parametrize("number, name", notebook_params())
@@ -75,35 +91,105 @@ def kernel_environment(api_url: str, database_url: str | None = None) -> dict[st
     return env
 
 
+def code_cells(notebook) -> list:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
 @pytest.mark.parametrize("number, name", notebook_params(pytest.mark.live))
 def test_notebook_runs_against_its_server(number, name, live_server):
     server = live_server(number)
+    notebook = read(name)
     # A cell error raises CellExecutionError, whose message shows the cell and its error.
-    notebook_client(read(name)).execute(env=kernel_environment(server.url, server.database_url))
-
-
-def first_code_cell(name: str) -> str:
-    return next(cell.source for cell in read(name).cells if cell.cell_type == "code")
+    notebook_client(notebook).execute(env=kernel_environment(server.url, server.database_url))
+    said = "".join(output.get("text", "") for output in code_cells(notebook)[0].outputs)
+    # Over HTTP, step 1 and step 2 are the same API: the first cell says so.
+    step = {1: "Step 1 or step 2", 2: "Step 2 or step 1"}.get(number, f"Step {number}")
+    assert said.startswith(f"{step} answers at {server.url}")
 
 
 @pytest.mark.parametrize("number, name", notebook_params())
 def test_every_notebook_checks_for_its_server_with_the_same_first_cell(number, name):
-    # So that the kernel test below, on step 1's notebook, speaks for every notebook.
-    expected = first_code_cell(STEPS[0]).replace("make run STEP=1", f"make run STEP={number}")
-    assert first_code_cell(name) == expected
+    # So that the kernel tests below, on two notebooks, speak for every notebook.
+    first = code_cells(read(STEPS[0]))[0].source
+    expected = first.replace("check_server(1, ", f"check_server({number}, ")
+    assert code_cells(read(name))[0].source == expected
+
+
+def stop_at_the_first_cell(name: str, env: dict[str, str]) -> str:
+    """Run all of a notebook that must stop at its first code cell; return the error shown."""
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = read(name)
+    with pytest.raises(CellExecutionError) as stopped:
+        notebook_client(notebook).execute(env=env)
+    # Nothing ran after the first code cell: "Run all" stops there.
+    counts = [cell.execution_count for cell in code_cells(notebook)]
+    assert counts == [1] + [None] * (len(counts) - 1)
+    return str(stopped.value)
+
+
+def assert_says_how_to_start(error: str, number: int) -> None:
+    assert f"make run STEP={number}\n" in error
+    assert "make notebook PORT=" in error and "API_URL=" in error
 
 
 @pytest.mark.step1
 def test_without_a_server_run_all_stops_at_the_first_cell_with_what_to_do():
-    from nbclient.exceptions import CellExecutionError
-
-    notebook = read(STEPS[0])
-    first = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code")
     api_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    with pytest.raises(CellExecutionError) as stopped:
-        notebook_client(notebook).execute(env=kernel_environment(api_url))
-    assert f"No server answers at {api_url}" in str(stopped.value)
-    assert "make run STEP=1" in str(stopped.value)
-    # Nothing ran after the first code cell: "Run all" stops there.
-    ran = [i for i, cell in enumerate(notebook.cells) if cell.get("execution_count")]
-    assert ran == [first]
+    error = stop_at_the_first_cell(STEPS[0], kernel_environment(api_url))
+    assert f"No server answers at {api_url}.\n" in error
+    assert_says_how_to_start(error, 1)
+
+
+@pytest.mark.step4
+@pytest.mark.live
+def test_with_another_step_running_run_all_stops_at_the_first_cell_with_what_to_do(live_server):
+    server = live_server(3)
+    error = stop_at_the_first_cell(STEPS[3], kernel_environment(server.url))
+    assert f"The server at {server.url} looks like step 3, not step 4: " in error
+    assert "it has no GET /api/resource." in error
+    assert "Stop it (Ctrl+C in its terminal)" in error
+    assert_says_how_to_start(error, 4)
+
+
+@pytest.mark.parametrize("number, name", notebook_params())
+def test_the_first_cell_knows_the_routes_of_every_step(number, name):
+    # notebooks/which_step.py tells a step by its routes: they must be the step's own.
+    app = importlib.import_module(name).create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()  # only the URL map is needed
+    routes = {
+        (method, re.sub(r"<[^>]*?(\w+)>", r"<\1>", rule.rule))  # <int(max=...):id> is <id>
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes == which_step.routes_of(number)
+
+
+@pytest.mark.parametrize(
+    "number, running, says",
+    [
+        (3, 1, "looks like step 1 or 2, not step 3: it has no POST /api/users."),
+        (3, 4, "looks like step 4, not step 3: step 3 has no GET /api/resource."),
+        (
+            4,
+            5,
+            "looks like step 5, not step 4: step 4 has no POST /api/tokens, DELETE /api/tokens.",
+        ),
+    ],
+)
+def test_the_first_cell_says_which_step_answers_and_what_it_lacks_or_adds(number, running, says):
+    found = which_step.routes_of(running)
+    assert which_step.mismatch(number, "URL", found) == f"The server at URL {says}"
+
+
+def test_the_first_cell_says_when_the_server_is_no_step_at_all():
+    halfway = which_step.routes_of(4) | {("POST", "/api/tokens")}  # a step 5 copy in progress
+    assert which_step.mismatch(5, "URL", halfway) == (
+        "The server at URL is none of this tutorial's steps, not step 5: "
+        "it has no DELETE /api/tokens."
+    )
+    assert which_step.mismatch(5, "URL", set()) == (
+        "The server at URL is no step of this tutorial: it has none of their routes."
+    )

@@ -1,7 +1,8 @@
 """The READMEs' sessions, run verbatim against a live server of their step.
 
-A block right after an `<!-- checked -->` comment is a transcript: in a `console`
-block, lines starting with `$ ` are shell commands (continued by a trailing `\\`)
+A block right after an `<!-- checked -->` comment is a transcript (`<!-- checked
+FLASK_TOKEN_LIFETIME=2 -->` runs it on a server of its own started with that variable):
+in a `console` block, lines starting with `$ ` are shell commands (continued by a trailing `\\`)
 and the lines after each command are what it prints; in a `pycon` block, the `>>> `
 lines are typed into `make shell` and the other lines are what Python answers.
 The commands of a block run in one shell, as in a terminal (so `TOKEN=$(...)` holds for
@@ -21,7 +22,9 @@ from tests.helpers import STEPS
 from tests.live import ROOT
 
 DOCUMENTED_URL = "http://127.0.0.1:5000"
-BLOCK = re.compile(r"<!-- checked -->\s*```(console|pycon)\n(.*?)```", re.DOTALL)
+BLOCK = re.compile(
+    r"<!-- checked((?: [A-Z_]+=\S+)*) -->\s*```(console|pycon)\n(.*?)```", re.DOTALL
+)
 VOLATILE = re.compile(r"^(Date|Server): .*\n", re.MULTILINE)
 TOKEN = re.compile(r"fra_[A-Za-z0-9_-]{43}")
 MARKER = "@@@ the command above ended with status"
@@ -102,7 +105,7 @@ CREATES_ALICE = re.compile(r'"username": "alice"|User\(username="alice"')
 @pytest.mark.parametrize("readme", [readme for readme, _ in READMES])
 def test_a_session_that_creates_alice_says_it_needs_a_fresh_database(readme):
     text = (ROOT / readme).read_text()
-    first = next((b for b in BLOCK.finditer(text) if CREATES_ALICE.search(b[2])), None)
+    first = next((b for b in BLOCK.finditer(text) if CREATES_ALICE.search(b[3])), None)
     assert first, f"{readme} has no checked session that creates alice"
     paragraph = text[: first.start()].rstrip().split("\n\n")[-1]  # the one that leads to it
     assert "fresh database" in paragraph, paragraph
@@ -119,8 +122,10 @@ def test_readme_sessions_work_verbatim(readme, step, live_server):
     assert blocks, f"{readme} has no checked session"
     # Step 2's session prints a hash made at PassLib's real cost; the others print no hash.
     server = live_server(step, real_cost=readme == "step2_hashing/README.md")
-    for kind, text in blocks:
+    for variables, kind, text in blocks:
         pairs = transcript_steps(kind, text)
+        if variables:  # a server of its own, started as the README says
+            server = live_server(step, env=dict(v.split("=", 1) for v in variables.split()))
         if kind == "console":
             run_console(pairs, server)
         else:

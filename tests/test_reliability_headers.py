@@ -105,6 +105,11 @@ HOSTILE_BEARER = {
     "raw-bytes": lambda token: b"Bearer " + token.encode() + b"\xff",
     "5000-characters": lambda token: "Bearer " + "A" * 5000,
     "nul": lambda token: f"Bearer {token}\0",
+    "tab-after-the-scheme": lambda token: f"Bearer\t{token}",
+    "space-then-tab": lambda token: f"Bearer \t{token}",
+    "inner-space": lambda token: f"Bearer {token[:20]} {token[20:]}",
+    "quoted": lambda token: f'Bearer "{token}"',
+    "trailing-comma": lambda token: f"Bearer {token},",
 }
 
 

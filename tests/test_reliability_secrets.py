@@ -2,19 +2,21 @@
 
 One server gets every kind of request that carries the password (registration, a taken
 name, a refused name, right and wrong credentials, an unknown user) and, in step 5, every
-kind that carries a token (issued, used, revoked, used again), then stops; the tests then
-look for the password, its hash and the token in everything the server produced.
+kind that carries a token (issued, used, revoked, used again) and a token put where a
+server logs it (a query string, also percent-encoded, a path, a Referer, a request line or
+a header that the server refuses), then stops; the tests then look for the password, its
+hash and the token in everything the server produced.
 """
 
 import base64
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import quote, unquote, urljoin
 
 import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from tests.helpers import basic_auth, live_steps, register_live, stored_users
+from tests.helpers import basic_auth, live_steps, register_live, send_raw, stored_users
 
 # Steps 4 and 5 under `make run`, and step 5 under `make serve`: gunicorn writes an access
 # log of its own.
@@ -57,6 +59,9 @@ def responses(shared_live_server):
             f"{server.url}/api/tokens", headers=basic_auth("keeper", SECRET), timeout=60
         )
         bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+        misplaced = put_where_servers_log(server, issued.json()["access_token"])
+        assert misplaced[:4] == [200, 401, 404, 401]
+        assert set(misplaced[4:]) <= {400, 401}  # refused by the server, or no token for the app
         as_username = basic_auth(issued.json()["access_token"], "")
         responses += [
             issued,
@@ -69,6 +74,31 @@ def responses(shared_live_server):
         assert statuses == [200, 200, 401, 204, 401]
     server.stop()  # so that the log and the database files are complete
     return responses
+
+
+def put_where_servers_log(server, token: str) -> list[int]:
+    """Send a live token where a client should not put it; return the statuses."""
+    # Every character percent-encoded, as a client's URL library may write it.
+    encoded = "".join(f"%{byte:02X}" for byte in token.encode())
+    statuses = [
+        requests.get(f"{server.url}/api/resource?{query}", headers=headers, timeout=60).status_code
+        for query, headers in [
+            (f"access_token={token}", {"Authorization": f"Bearer {token}"}),
+            (f"access_token={encoded}", {}),
+        ]
+    ]
+    statuses.append(requests.get(f"{server.url}/api/users/{quote(token)}", timeout=60).status_code)
+    referer = {"Referer": f"http://client.example/callback?access_token={token}"}
+    statuses.append(
+        requests.get(f"{server.url}/api/resource", headers=referer, timeout=60).status_code
+    )
+    for head in [
+        f"GET /api/resource?access_token={token}\x01 HTTP/1.1\r\nHost: h\r\n",  # gunicorn: 400
+        f"GET /api/resource HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {token}\x00\r\n",
+        f"GET /api/resource HTTP/1.1\r\nHost: h\r\nX-{token}\x01: 1\r\n",
+    ]:
+        statuses.append(send_raw(server, head.encode() + b"\r\n")[0])
+    return statuses
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +151,11 @@ def test_only_the_response_that_issues_a_token_contains_it(responses, token):
 def test_no_log_line_contains_the_token(shared_live_server, token):
     log = shared_live_server.log_text()
     assert "DELETE /api/tokens" in log  # the log does record the requests
-    assert token not in log
-    assert token.partition("_")[2] not in log  # not even without its prefix
+    for text in (log, unquote(log)):  # also where a client percent-encoded it
+        assert token not in text
+        assert token[:20] not in text  # nor a piece of it
+        assert token.partition("_")[2] not in text  # nor without its prefix
+    assert "fra_[masked]" in log  # the requests that carried it were logged, masked
 
 
 def test_the_database_file_never_holds_the_token(shared_live_server, token):

@@ -11,13 +11,12 @@ against a live server of each kind.
 import base64
 import http.client
 import json
-import socket
 from urllib.parse import urljoin
 
 import pytest
 import requests
 
-from tests.helpers import PASSPHRASE, register_live, stored_users
+from tests.helpers import PASSPHRASE, register_live, send_raw, stored_users
 
 SERVERS = [
     pytest.param(
@@ -53,17 +52,6 @@ def send(server, method, target, headers, body=None, chunked=False):
         return response.status, response.headers, response.read()
     finally:
         connection.close()
-
-
-def send_raw(server, data: bytes) -> tuple[int, str, bytes]:
-    """Send bytes as they are, for framings that http.client would not write, then close
-    our side. Returns the status, the Content-Type and the body of the answer."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
-        connection.sendall(data)
-        connection.shutdown(socket.SHUT_WR)
-        response = http.client.HTTPResponse(connection)
-        response.begin()
-        return response.status, response.headers.get("Content-Type", ""), response.read()
 
 
 def registration(username: str) -> bytes:

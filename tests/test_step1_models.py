@@ -124,6 +124,46 @@ def test_database_url_overrides_the_default(step, monkeypatch, tmp_path):
     assert (tmp_path / "chosen.sqlite").exists()  # tables were created on start-up
 
 
+def test_a_flask_variable_sets_a_setting_at_start(step, monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'from-flask-variable.sqlite'}"
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", url)
+    monkeypatch.setenv("FLASK_SQLALCHEMY_ENGINE_OPTIONS", '{"hide_parameters": true}')
+    app = step.create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == url
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"hide_parameters": True}  # read as JSON
+    with app.app_context():
+        step.db.engine.dispose()
+
+
+def test_a_test_config_wins_over_a_flask_variable(step, monkeypatch, tmp_path):
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", "sqlite:///never-used.sqlite")
+    url = f"sqlite:///{tmp_path / 'test.sqlite'}"
+    app = step.create_app({"SQLALCHEMY_DATABASE_URI": url})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == url
+    with app.app_context():
+        step.db.engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["7", "true", '"text"', "not json"])
+def test_a_flask_variable_of_the_wrong_kind_stops_the_start(step, monkeypatch, value):
+    monkeypatch.setenv("FLASK_SQLALCHEMY_ENGINE_OPTIONS", value)
+    with pytest.raises(ValueError, match="FLASK_SQLALCHEMY_ENGINE_OPTIONS must be a JSON object"):
+        step.create_app()
+
+
+@pytest.mark.parametrize("how", ["orm", "sql"])
+def test_an_id_is_never_given_to_a_second_user(app, add_user, step, how):
+    add_user("alice")
+    bob = add_user("bob")  # the highest id, which SQLite would reuse without AUTOINCREMENT
+    with app.app_context():
+        if how == "orm":  # as in make shell
+            step.db.session.delete(step.db.session.get(step.User, bob))
+        else:
+            step.db.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": bob})
+        step.db.session.commit()
+    assert add_user("mallory") == bob + 1
+
+
 def test_a_locked_database_is_503_with_retry_after(
     app, client, add_user, short_busy_timeout, caplog
 ):

@@ -4,11 +4,17 @@ takes a token or a password, DELETE /api/tokens revokes the token it is sent wit
 These tests run against step 5.
 """
 
+import contextlib
 import hashlib
+import logging
+import sqlite3
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from tests.helpers import PASSPHRASE, assert_problem, basic_auth, steps_from
 
@@ -90,6 +96,26 @@ def test_token_lifetime_is_configurable_in_seconds(app, client, alice, step):
     assert response.get_json()["expires_in"] == 60
     (row,) = stored_tokens(app, step)
     assert row.expires_at - row.created_at == timedelta(seconds=60)
+
+
+def test_token_lifetime_can_be_set_when_the_server_starts(step, monkeypatch, tmp_path):
+    monkeypatch.setenv("FLASK_TOKEN_LIFETIME", "2")  # FLASK_TOKEN_LIFETIME=2 make run
+    app = step.create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}"})
+    client = app.test_client()
+    client.post("/api/users", json={"username": "alice", "password": PASSPHRASE})
+    response = client.post("/api/tokens", headers=basic_auth("alice", PASSPHRASE))
+    assert response.get_json()["expires_in"] == 2
+    with app.app_context():
+        step.db.engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-60", "2.5", "true", '"60"', "[60]"])
+def test_a_token_lifetime_that_is_no_whole_number_above_0_stops_the_start(
+    step, monkeypatch, value
+):
+    monkeypatch.setenv("FLASK_TOKEN_LIFETIME", value)
+    with pytest.raises(ValueError, match="FLASK_TOKEN_LIFETIME must be a whole number above 0"):
+        step.create_app()
 
 
 @pytest.mark.parametrize(
@@ -201,6 +227,14 @@ def test_an_unknown_token_is_invalid_token(client, alice):
         lambda token: f"Bearer {token}=x",
         lambda token: f"Bearer a=b, token={token}",
         lambda token: f"Bearer é{token}",
+        lambda token: f"Bearer\t{token}",
+        lambda token: f"Bearer \t{token}",
+        lambda token: f"Bearer\t {token}",
+        lambda token: f"Bearer {token[:20]} {token[20:]}",
+        lambda token: f'Bearer "{token}"',
+        lambda token: f"Bearer {token},",
+        lambda token: f"Bearer ,{token}",
+        lambda token: f"Bearer {token}\t",
     ],
     ids=[
         "scheme-only",
@@ -213,6 +247,14 @@ def test_an_unknown_token_is_invalid_token(client, alice):
         "equals-sign",
         "parameters",
         "non-ascii",
+        "tab-after-the-scheme",
+        "space-then-tab",
+        "tab-then-space",
+        "inner-space",
+        "quoted",
+        "trailing-comma",
+        "leading-comma",
+        "trailing-tab",
     ],
 )
 def test_a_malformed_bearer_value_is_401_invalid_token(client, alice, spy, make_value):
@@ -222,6 +264,15 @@ def test_a_malformed_bearer_value_is_401_invalid_token(client, alice, spy, make_
     response = client.get("/api/resource", headers={"Authorization": make_value(token)})
     assert_invalid_token(response)
     assert spy.verified == []  # and never a password hash spent on it
+
+
+@pytest.mark.parametrize("spaces", [" ", "  ", "    "])
+def test_one_or_more_spaces_may_follow_the_scheme(client, alice, spaces):
+    # RFC 9110 §11.4: credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
+    response = client.get(
+        "/api/resource", headers={"Authorization": f"Bearer{spaces}{issue(client)}"}
+    )
+    assert response.get_json() == {"data": "Hello, alice!"}
 
 
 def test_a_token_in_the_query_string_or_a_form_is_ignored(client, alice):
@@ -353,3 +404,90 @@ def test_wrong_methods_on_tokens_are_405(client):
     response = client.get("/api/tokens")
     assert_problem(response, 405)
     assert {"POST", "DELETE"} <= set(response.headers["Allow"].split(", "))
+
+
+# A token dies with its user.
+
+
+def delete_user(app, step, user_id: int, how: str) -> None:
+    """Delete a user through the app's session (the ORM or SQL), or from another client."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if how == "another-client" and url.get_backend_name() == "sqlite":
+        # Like the sqlite3 shell: a connection that does not turn foreign keys on.
+        with contextlib.closing(sqlite3.connect(url.database)) as connection:
+            connection.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            connection.commit()
+    elif how == "another-client":
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
+        engine.dispose()
+    else:
+        with app.app_context():
+            if how == "orm":  # as in make shell
+                step.db.session.delete(step.db.session.get(step.User, user_id))
+            else:
+                step.db.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
+            step.db.session.commit()
+
+
+@pytest.mark.parametrize("how", ["orm", "sql", "another-client"])
+def test_a_deleted_users_tokens_never_come_back_for_a_new_user(app, client, alice, step, how):
+    alices = issue(client)
+    bob = client.post("/api/users", json={"username": "bob", "password": PASSPHRASE}).get_json()
+    bobs = [issue(client, "bob"), issue(client, "bob")]
+    delete_user(app, step, bob["id"], how)
+    mallory = client.post("/api/users", json={"username": "mallory", "password": PASSPHRASE})
+    assert mallory.get_json()["id"] == bob["id"] + 1  # never bob's id
+    for token in bobs:
+        assert_invalid_token(client.get("/api/resource", headers=bearer(token)))
+    response = client.get("/api/resource", headers=bearer(alices))
+    assert response.get_json() == {"data": "Hello, alice!"}
+    left = {row.user_id for row in stored_tokens(app, step)}
+    sqlite_without_foreign_keys = how == "another-client" and app.config[
+        "SQLALCHEMY_DATABASE_URI"
+    ].startswith("sqlite")
+    # The database deletes them with the user, unless a client turned foreign keys off.
+    assert left == ({alice["id"], bob["id"]} if sqlite_without_foreign_keys else {alice["id"]})
+
+
+def test_foreign_keys_are_enforced_on_every_connection(app, step):
+    with app.app_context():
+        with pytest.raises(IntegrityError):
+            step.db.session.execute(
+                text("INSERT INTO tokens VALUES ('x', 99, '2026-01-01', '2026-01-01')")
+            )
+            step.db.session.commit()
+        step.db.session.rollback()
+        step.db.engine.dispose()  # a new connection checks them as well
+        with pytest.raises(IntegrityError):
+            step.db.session.execute(
+                text("INSERT INTO tokens VALUES ('y', 99, '2026-01-01', '2026-01-01')")
+            )
+            step.db.session.commit()
+
+
+# No token in a log line.
+
+TOKEN_SHAPES = {
+    "whole": lambda token: token,
+    "percent-encoded": lambda token: "".join(f"%{byte:02x}" for byte in token.encode()),
+    "prefix-encoded": lambda token: quote(token, safe="").replace("_", "%5F"),
+    "a-piece": lambda token: token[:20],
+    "upper-case-prefix": lambda token: "FRA_" + token[4:],
+}
+
+
+@pytest.mark.parametrize("shape", TOKEN_SHAPES.values(), ids=TOKEN_SHAPES.keys())
+def test_the_logs_mask_a_token_in_a_message_and_a_traceback(app, step, caplog, shape):
+    token = "fra_" + "Tq9-x_" * 7 + "Z"
+    written = shape(token)
+    try:
+        raise ValueError(f"a client sent {written}")
+    except ValueError:
+        app.logger.exception("GET /api/resource?access_token=%s", written)
+    for name in ("werkzeug", "gunicorn.error", "gunicorn.access"):
+        logging.getLogger(name).warning('"GET /api/users/%s HTTP/1.1" 404', written)
+    assert caplog.text.count("fra_[masked]") == 5
+    assert written not in caplog.text
+    assert token[4:24] not in caplog.text

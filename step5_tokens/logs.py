@@ -1,0 +1,44 @@
+"""No token in any log line: a filter that masks anything of a token's shape."""
+
+import logging
+import re
+
+from flask import Flask
+
+# "fra_" and the characters of secrets.token_urlsafe, each also percent-encoded: the shape
+# of a token wherever a client put it (a query string, a path, another header) and
+# however long a piece of it a log line holds.
+TOKEN_CHARACTER = r"(?:[A-Za-z0-9_-]|%[0-9A-Fa-f]{2})"
+TOKEN = re.compile(rf"(?:f|%[46]6)(?:r|%[57]2)(?:a|%[46]1)(?:_|%5f){TOKEN_CHARACTER}*", re.I)
+MASK = "fra_[masked]"
+
+
+class MaskTokens(logging.Filter):
+    """Rewrite a log record so that its message and traceback hold no token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            record.msg, record.args = TOKEN.sub(MASK, record.getMessage()), None
+        except (TypeError, ValueError):  # arguments that do not fit the message: keep both
+            record.msg = TOKEN.sub(MASK, str(record.msg))
+        if record.exc_info:  # the traceback, formatted now so that it can be masked too
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = TOKEN.sub(MASK, record.exc_text)
+        if record.stack_info:
+            record.stack_info = TOKEN.sub(MASK, record.stack_info)
+        return True
+
+
+MASK_TOKENS = MaskTokens()
+
+
+def mask_tokens_in_logs(app: Flask) -> None:
+    """Filter every record of the app's logger and of both servers' loggers.
+
+    Werkzeug's development server logs each request line, query string and all; gunicorn
+    logs a malformed request line whole. Each logger gets the one filter once.
+    """
+    for name in ("werkzeug", "gunicorn.error", "gunicorn.access"):
+        logging.getLogger(name).addFilter(MASK_TOKENS)
+    app.logger.addFilter(MASK_TOKENS)
