@@ -33,7 +33,7 @@ need_step = $(if $(STEP_GIVEN),$(check_step),echo "Say which step, for example: 
 WORKSHOP_TOOL = $(BIN)/python -m exercises.workshop --workshop $(WORKSHOP_DIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help install-dependencies run shell test test-postgres diff clean valid-step exercise check hint
+.PHONY: help install-dependencies run shell test test-api test-browser test-postgres diff clean valid-step exercise check hint
 
 valid-step:
 	@$(check_step)
@@ -77,10 +77,12 @@ $(INSTALLED): $(REQUIREMENTS)
 	@$(BIN)/python -c '$(PTH_FILE)' "$(CURDIR)"
 	@touch $@
 
-run: valid-step $(INSTALLED) ## Serve step STEP (default 6) with Flask's development server (WORKSHOP=1: your copy)
+# apidocs/ (tooling, not a step) builds the step's app as `flask --app $(STEP_APP)` would and
+# adds its docs page beside it: Swagger UI at /docs, the description at /openapi.yaml.
+run: valid-step $(INSTALLED) ## Serve step STEP (default 6) with Flask's development server and its API docs at /docs (WORKSHOP=1: your copy)
 	@$(check_copy)
-	@echo "Serving $(STEP_APP) on http://$(HOST):$(PORT) (Ctrl+C stops it)"
-	exec $(BIN)/flask --app $(STEP_APP) run --host $(HOST) --port $(PORT) \
+	@echo "Serving $(STEP_APP) on http://$(HOST):$(PORT), its API docs on http://$(HOST):$(PORT)/docs (Ctrl+C stops it)"
+	exec $(BIN)/flask --app 'apidocs:create_app("$(STEP_APP)")' run --host $(HOST) --port $(PORT) \
 	  --with-threads --no-reload $(if $(DEBUG),--debug,--no-debugger)
 
 shell: valid-step $(INSTALLED) ## Open a Python shell inside step STEP's app (flask shell)
@@ -105,6 +107,21 @@ test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/python -m pytest -n auto $(if $(STEP_GIVEN),-m step$(STEP))
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# schemathesis runs every step's OpenAPI description against a live server of the step: in
+# make test with a few examples per operation, here with many.
+API_EXAMPLES ?= 100
+test-api: $(INSTALLED) ## Run schemathesis deeper: API_EXAMPLES (default 100) per operation against every step (or STEP's)
+	@$(if $(STEP_GIVEN),$(check_step))
+	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/python -m pytest -n auto tests/test_openapi_live.py \
+	  --api-examples $(API_EXAMPLES) $(if $(STEP_GIVEN),-m step$(STEP))
+
+# A headless Chromium (Debian's chromium package; CHROMIUM= names another) opens step 6's docs
+# page, registers, authorizes and calls every route, and saves a screenshot in SCREENSHOT.
+CHROMIUM ?= /usr/bin/chromium
+SCREENSHOT ?= .test-browser/docs-page.png
+test-browser: $(INSTALLED) ## Use step 6's docs page in headless Chromium (CHROMIUM=its path, SCREENSHOT=a .png)
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/browser_docs_page.py --screenshot $(SCREENSHOT)
 
 test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a throwaway PostgreSQL
 	tests/postgres.sh $(BIN)/python
@@ -196,6 +213,6 @@ bench: valid-workers $(INSTALLED) ## Measure what authentication costs in steps 
 	$(BIN)/python -m bench.run $(if $(WORKERS),--workers $(WORKERS)) $(if $(SUITE),--suite)
 
 clean: ## Remove the local databases (your workshop copies' too) and caches (never your code)
-	rm -rf instance $(WORKSHOP_DIR)/instance .pytest_cache .ruff_cache .bench
+	rm -rf instance $(WORKSHOP_DIR)/instance .pytest_cache .ruff_cache .hypothesis .test-browser .bench
 	find . -path ./.venv -prune -o -path ./workshop -prune -o \
 	  -name __pycache__ -type d -exec rm -rf {} +

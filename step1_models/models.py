@@ -2,6 +2,7 @@
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import String
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -10,6 +11,16 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def create_tables() -> None:
+    """Create every table that does not exist yet; never alter one that does."""
+    try:
+        db.create_all()
+    except DatabaseError:
+        # gunicorn's workers build the app at the same moment: two may both find a table
+        # missing and both create it, and the second fails. Looking again finds it there.
+        db.create_all()
 
 
 class User(db.Model):

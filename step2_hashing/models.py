@@ -3,6 +3,7 @@
 from flask_sqlalchemy import SQLAlchemy
 from passlib.apps import custom_app_context as pwd_context
 from sqlalchemy import String
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -11,6 +12,16 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def create_tables() -> None:
+    """Create every table that does not exist yet; never alter one that does."""
+    try:
+        db.create_all()
+    except DatabaseError:
+        # gunicorn's workers build the app at the same moment: two may both find a table
+        # missing and both create it, and the second fails. Looking again finds it there.
+        db.create_all()
 
 
 class User(db.Model):

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from .api import api
 from .errors import database_unavailable, problem
 from .headers import SafeRequest
-from .models import db
+from .models import create_tables, db
 from .settings import configure
 
 
@@ -22,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     with app.app_context():
-        db.create_all()
+        create_tables()
 
     # A path with doubled slashes is a 404, like any path without a route. By default
     # Werkzeug redirects it to the merged path: an HTML 308 whose Location takes its host

@@ -12,7 +12,7 @@ from .errors import database_unavailable, problem
 from .foreign_keys import enforce_foreign_keys
 from .headers import SafeRequest
 from .logs import mask_tokens_in_logs
-from .models import db
+from .models import create_tables, db
 from .settings import configure
 
 
@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         enforce_foreign_keys(db.engine)
-        db.create_all()
+        create_tables()
 
     # A path with doubled slashes is a 404, like any path without a route. By default
     # Werkzeug redirects it to the merged path: an HTML 308 whose Location takes its host

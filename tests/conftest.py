@@ -25,6 +25,11 @@ from tests.live import LiveServer
 
 STEPS_ROOT = Path(os.environ["STEPS_ROOT"]).resolve() if os.environ.get("STEPS_ROOT") else None
 
+# jsonschema (under nbformat, openapi-spec-validator and schemathesis) compiles 38 grammars
+# at import (two seconds, in every worker) when rfc3987-syntax is installed, for formats no
+# test uses: here it counts as missing.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 
 def fresh_database_url(tmp_path: Path) -> str:
     """A new SQLite file, or TEST_DATABASE_URL (`make test-postgres`) emptied first."""
@@ -45,6 +50,20 @@ def no_inherited_flask_settings(monkeypatch):
     for name in list(os.environ):
         if name.startswith("FLASK_"):
             monkeypatch.delenv(name)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--api-examples",
+        type=int,
+        default=3,
+        help="examples that schemathesis generates per operation and mode (make test-api: more)",
+    )
+    parser.addoption(
+        "--screenshot",
+        default=".test-browser/docs-page.png",
+        help="where make test-browser saves its screenshot of the docs page",
+    )
 
 
 @pytest.fixture

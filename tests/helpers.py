@@ -104,6 +104,7 @@ class Step:
     """
 
     def __init__(self, package):
+        self.name = package.__name__
         names = [info.name for info in pkgutil.iter_modules(package.__path__)]
         self.modules = [package] + [
             importlib.import_module(f"{package.__name__}.{name}") for name in names

@@ -95,11 +95,15 @@ def scratch_checkout(root: Path, workshop_dir: Path) -> tuple[list[Path], list[P
     removed = [
         root / "instance" / "step4_auth.sqlite",
         root / ".pytest_cache" / "README.md",
+        root / ".hypothesis" / "constants" / "0123456789abcdef",
+        root / ".test-browser" / "docs-page.png",
         root / "step4_auth" / "__pycache__" / "models.cpython-311.pyc",
         workshop_dir / "instance" / "step3_registration.sqlite",
     ]
     kept = [
         root / "step4_auth" / "auth.py",
+        root / "step4_auth" / "openapi.yaml",
+        root / "apidocs" / "docs-page.png",
         root / ".venv" / "lib" / "site-packages" / "flask_rest_auth_tutorial.pth",
         workshop_dir / "step3_registration" / "api.py",
         workshop_dir / "step3_registration.backup-20261129-090000" / "api.py",

@@ -11,7 +11,6 @@ import importlib
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
@@ -29,10 +28,7 @@ def notebook_params(*marks):
     ]
 
 
-# nbformat and nbclient are imported where a test needs them, not at collection. And the
-# jsonschema they import compiles 38 grammars at import (two seconds, in every worker) when
-# rfc3987-syntax is installed, for a format no notebook uses: here it counts as missing.
-sys.modules.setdefault("rfc3987_syntax", None)
+# nbformat and nbclient are imported where a test needs them, not at collection.
 
 
 def read(name):

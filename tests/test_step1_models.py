@@ -3,11 +3,14 @@
 These tests run against step 1 and against every later step.
 """
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateTable
 
 from tests.helpers import assert_problem, sqlite_lock, steps_from
 
@@ -162,6 +165,30 @@ def test_an_id_is_never_given_to_a_second_user(app, add_user, step, how):
             step.db.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": bob})
         step.db.session.commit()
     assert add_user("mallory") == bob + 1
+
+
+def test_tables_another_worker_creates_at_the_same_moment_are_taken(step, tmp_path):
+    """Two gunicorn workers start on a new database: both find `users` missing."""
+    path = tmp_path / "race.sqlite"
+    created = []
+
+    def another_worker_first(table, connection, **options):
+        if not created:  # just before this app creates it, another creates the same table
+            with contextlib.closing(sqlite3.connect(path)) as other:
+                other.execute(str(CreateTable(table).compile(dialect=connection.dialect)))
+            created.append(table.name)
+
+    table = step.User.__table__
+    event.listen(table, "before_create", another_worker_first)
+    try:
+        app = step.create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    finally:
+        event.remove(table, "before_create", another_worker_first)
+    assert created == ["users"]
+    response = app.test_client().get("/api/users/1")
+    assert response.status_code == 404
+    with app.app_context():
+        step.db.engine.dispose()
 
 
 def test_a_locked_database_is_503_with_retry_after(
