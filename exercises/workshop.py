@@ -249,7 +249,14 @@ class CheckRun:
         for name in ("PYTEST_ADDOPTS", "TEST_DATABASE_URL"):
             env.pop(name, None)
         command = [sys.executable, "-m", "pytest", "-p", "exercises.report"]
-        command += ["-p", "no:cacheprovider", "-o", "addopts=--strict-markers"]
+        # The repository's addopts without its durations and xdist; plugin autoload stays off
+        # (schemathesis and hypothesis would cost each run seconds to import).
+        command += [
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=--strict-markers --disable-plugin-autoload",
+        ]
         # Whole values in the assertions' messages, which the report quotes.
         command += ["-o", "verbosity_assertions=2"]
         command += ["-q", "--tb=short", "-m", marks, *pytest_args, *(modules or check_modules())]
