@@ -251,12 +251,8 @@ class CheckRun:
         command = [sys.executable, "-m", "pytest", "-p", "exercises.report"]
         # The repository's addopts without its durations and xdist; plugin autoload stays off
         # (schemathesis and hypothesis would cost each run seconds to import).
-        command += [
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "addopts=--strict-markers --disable-plugin-autoload",
-        ]
+        command += ["-p", "no:cacheprovider"]
+        command += ["-o", "addopts=--strict-markers --disable-plugin-autoload"]
         # Whole values in the assertions' messages, which the report quotes.
         command += ["-o", "verbosity_assertions=2"]
         command += ["-q", "--tb=short", "-m", marks, *pytest_args, *(modules or check_modules())]
