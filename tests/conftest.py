@@ -18,10 +18,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from tests.details import explain
-from tests.hashing import cheap_context
-from tests.helpers import PASSPHRASE, HashSpy, Step
-from tests.live import LiveServer
+# Before tests.helpers is first imported: pytest rewrites its asserts too, so that a failing
+# helper such as assert_problem reports the values it compared.
+pytest.register_assert_rewrite("tests.helpers")
+
+from tests.details import explain  # noqa: E402
+from tests.hashing import cheap_context, cheap_dummy_hash  # noqa: E402
+from tests.helpers import PASSPHRASE, HashSpy, Step  # noqa: E402
+from tests.live import LiveServer  # noqa: E402
 
 STEPS_ROOT = Path(os.environ["STEPS_ROOT"]).resolve() if os.environ.get("STEPS_ROOT") else None
 
@@ -82,9 +86,8 @@ def step(request):
 @pytest.fixture
 def app(step, tmp_path, request, monkeypatch):
     if not request.node.get_closest_marker("real_cost"):
-        context = cheap_context()
-        step.replace(monkeypatch, "pwd_context", context)
-        step.replace(monkeypatch, "DUMMY_HASH", context.hash("a password of nobody"))
+        step.replace(monkeypatch, "pwd_context", cheap_context())
+        step.replace(monkeypatch, "DUMMY_HASH", cheap_dummy_hash())
     url = fresh_database_url(tmp_path)
     config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url}
     # Step 6 limits failed logins and registrations, which the tests of the steps before it

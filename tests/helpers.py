@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+import functools
 import http.client
 import importlib
 import json
@@ -96,6 +97,13 @@ def assert_detail_says(problem: dict, words: str | tuple[str, ...]) -> None:
     )
 
 
+@functools.cache
+def modules_of(package) -> tuple:
+    """The package and each of its modules, imported (listed once per run, not per test)."""
+    names = [info.name for info in pkgutil.iter_modules(package.__path__)]
+    return (package, *(importlib.import_module(f"{package.__name__}.{name}") for name in names))
+
+
 class Step:
     """A step package and its modules: `step.User` is found in whichever module defines it.
 
@@ -105,10 +113,7 @@ class Step:
 
     def __init__(self, package):
         self.name = package.__name__
-        names = [info.name for info in pkgutil.iter_modules(package.__path__)]
-        self.modules = [package] + [
-            importlib.import_module(f"{package.__name__}.{name}") for name in names
-        ]
+        self.modules = modules_of(package)
 
     def __getattr__(self, name):
         for module in self.modules:
