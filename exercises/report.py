@@ -103,17 +103,23 @@ def unreadable(excinfo, statement: str) -> str:
 # `where True = verify_password('x')`, and then what it was called on.
 CALLED = re.compile(r"where (?:True|False) = (.+?)\((.*)\)$")
 METHOD_WORDS = {"startswith": "start with", "endswith": "end with"}
+# The app and the test's own objects, which a test helper takes first: nothing to a learner.
+INTERNALS = re.compile(r"<(?:Flask '[^']*'|[\w.]+ object at 0x[0-9a-f]+)>(?:, )?")
 
 
-def expected_call(message: str, first: str) -> str | None:
-    """What a failed check of a method's answer expected, in words, or None if it is not one."""
+def expected_call(message: str, first: str, namespace: dict | None = None) -> str | None:
+    """What a failed check of a method's answer expected, in words, or None if it is not one.
+
+    A check by a helper of the test module (found in `namespace`) whose docstring says
+    "Whether ..." is said with that docstring.
+    """
     if first.removeprefix("assert ") not in ("False", "not True"):
         return None
     lines = [line.strip(" +") for line in message.splitlines()[1:]]
     call = next((CALLED.match(line) for line in lines if CALLED.match(line)), None)
     if call is None:
         return None
-    callee, argument = call[1], call[2]
+    callee, argument = call[1], INTERNALS.sub("", call[2])
     method = re.sub(r"^<.*method (?:\w+\.)?(\w+) of .*>$", r"\1", callee)
     owner = next(
         (
@@ -121,12 +127,19 @@ def expected_call(message: str, first: str) -> str | None:
             for line in lines
             if line.startswith(f"where {callee} = ")
         ),
-        "the value",
+        None,
     )
     negated = "not " if first.endswith("not True") else ""
+    if owner is None:  # a function, such as a helper of the test module
+        doc = getattr((namespace or {}).get(callee), "__doc__", None) or ""
+        if doc.startswith("Whether ") and not negated:
+            said = doc.split("\n\n")[0].removeprefix("Whether ").rstrip(".")
+            return f"expected that {' '.join(said.split())} ({shorten(argument, 80)})"
+        return f"expected {callee}({shorten(argument, 80)}) {negated}to be true"
+    owner = shorten(owner.removeprefix("<").removesuffix(">"), 60)  # <User 1>: User 1
     if method in METHOD_WORDS:
-        return f"expected {shorten(owner, 60)} {negated}to {METHOD_WORDS[method]} {argument}"
-    return f"expected {shorten(owner, 60)}.{method}({argument}) {negated}to be true"
+        return f"expected {owner} {negated}to {METHOD_WORDS[method]} {argument}"
+    return f"expected {method}({argument}) of {owner} {negated}to be true"
 
 
 def expectation(item, report, call, response) -> str:
@@ -146,13 +159,14 @@ def expectation(item, report, call, response) -> str:
     assertion = re.fullmatch(r"assert (.+) == (.+)", first)
     if assertion:
         return f"expected {shorten(assertion[2], 60)}, not {shorten(assertion[1], 60)}"
-    described = expected_call(message, first)
+    described = expected_call(message, first, vars(item.module))
     if described:
         return described
     if first in ("assert False", "assert not True", "assert None"):  # nothing to say but the check
         statement = failing_statement(item, call.excinfo) if call.excinfo else ""
         return f"expected this check to hold: {shorten(statement or first, 80)}"
-    return "expected " + shorten(first.removeprefix("assert "))
+    # The expectation whole (only what was sent and what came back are cut short).
+    return "expected " + " ".join(first.removeprefix("assert ").split())
 
 
 def pytest_configure(config):

@@ -369,7 +369,13 @@ def check_step(number: int, workshop: Path = WORKSHOP) -> int:
         return 0
     print("\nThe details, as pytest reports them:\n")
     print(output)
-    print(f"Step {number}: {met} of {total} expectations met (the list is above the details).")
+    # Again at the end, where the terminal stops: the count and the first failures to fix.
+    failures = [line for line in report.splitlines() if line.startswith("  FAIL  ")]
+    shown_first = "the first to fix" if len(failures) > 3 else "to fix"
+    print(f"Step {number}: {met} of {total} expectations met; {shown_first}:")
+    print("\n".join(failures[:3]))
+    if len(failures) > 3:
+        print(f"  ... and {len(failures) - 3} more in the list above the details.")
     return status
 
 

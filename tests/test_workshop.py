@@ -329,6 +329,14 @@ def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
         "(NoSuchTableError: users)\n"
     ) in report
     assert "short test summary info" in details
+    # At the end, where the terminal stops: the count, and the first failures again.
+    failures = [line for line in report.splitlines() if line.startswith("  FAIL  ")]
+    assert len(failures) > 3
+    tail = details.rstrip("\n").splitlines()[-5:]
+    counted = re.search(r": (\d+ of \d+) expectations met\.$", report.splitlines()[0])[1]
+    assert tail[0] == f"Step 1: {counted} expectations met; the first to fix:"
+    assert tail[1:4] == failures[:3]
+    assert tail[4] == f"  ... and {len(failures) - 3} more in the list above the details."
 
     result = make("check", f"WORKSHOP_DIR={finished}")
     assert result.returncode == 0
@@ -352,10 +360,10 @@ LEARNERS_CHANGES = [
     ),
     ("credentials.py", 'if ":" in username:', "if False:"),  # a colon is let through
     ("credentials.py", '"UsernameCasePreserved", 1, 32)', '"UsernameCasePreserved", 1, 40)'),
-    # Details of its own: one that says it its own way, one that does not name its field,
-    # and Werkzeug's default, which says nothing about the request.
+    # Details of its own: one that says it its own way, one that is no sentence and does not
+    # name its field, and Werkzeug's default, which says nothing about the request.
     ("api.py", '"The body must be a JSON object."', '"Send one JSON object."'),
-    ("api.py", "\"'username' is required and must be a string.\"", '"Send text."'),
+    ("api.py", "\"'username' is required and must be a string.\"", '"Missing or wrong type"'),
     ("api.py", "BadRequest(\"'password' is required and must be a string.\")", "BadRequest()"),
     (  # the 409 of a lost race, in other words that still name the user
         "api.py",
@@ -442,10 +450,14 @@ def test_make_check_says_what_came_back_and_judges_details_by_what_they_say(tmp_
     # A detail said its own way: the sentence about a JSON object passes, whatever its words.
     for containing in ('[{"username"', '"alice"', "42", "null"):
         assert case(records, test, containing)["outcome"] == "passed", containing
-    # A detail that does not name its field, and Werkzeug's default, fail, said in words.
+    # A detail that is no sentence naming its field, and Werkzeug's default, fail, said in
+    # words, and the expectation whole, however long.
     missing_field = case(records, test, '{"username": 42,')
-    assert missing_field["expected"] == "expected a detail that names 'username'"
-    assert missing_field["got"] == "400 BAD REQUEST: Send text."
+    assert missing_field["expected"] == (
+        "expected a detail that is a sentence (two words or more, ending with a full stop)"
+        " and names 'username'"
+    )
+    assert missing_field["got"] == "400 BAD REQUEST: Missing or wrong type"
     assert case(records, test, '"password": null}')["expected"] == (
         "expected a detail that is your own, not Werkzeug's default for 400 and names 'password'"
     )
@@ -466,8 +478,31 @@ def test_a_failed_check_of_a_methods_answer_is_said_in_words():
         "assert not True\n +  where True = verify_password('x')\n"
         " +    where verify_password = <User 1>.verify_password"
     )
-    expected = "expected <User 1>.verify_password('x') not to be true"
+    expected = "expected verify_password('x') of User 1 not to be true"
     assert expected_call(message, "assert not True") == expected
+
+
+def stored_password_is(app, step, prepared: str, sent: str) -> bool:
+    """Whether the stored hash is of the prepared password,
+    and not of what was sent."""
+    return False
+
+
+def test_a_failed_check_by_a_helper_says_what_the_helper_checks_without_the_tests_objects():
+    app, step = "<Flask 'step3_registration'>", "<tests.helpers.Step object at 0x7fd8a0>"
+    call = f"stored_password_is({app}, {step}, prepared='pässwörd', sent='pa\\u0308sswörd')"
+    message = f"assert False\n +  where False = {call}"
+    said = expected_call(message, "assert False", {"stored_password_is": stored_password_is})
+    assert said == (
+        "expected that the stored hash is of the prepared password, and not of what was sent"
+        " (prepared='pässwörd', sent='pa\\u0308sswörd')"
+    )
+    # Without the helper at hand: its name and the learner's values, never the test's objects.
+    said = expected_call(message, "assert False")
+    assert (
+        said
+        == "expected stored_password_is(prepared='pässwörd', sent='pa\\u0308sswörd') to be true"
+    )
 
 
 def test_a_learners_detail_is_a_sentence_that_is_not_werkzeugs_default():
