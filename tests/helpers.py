@@ -202,3 +202,25 @@ def send_raw(server, data: bytes) -> tuple[int, str, bytes]:
         response = http.client.HTTPResponse(connection)
         response.begin()
         return response.status, response.headers.get("Content-Type", ""), response.read()
+
+
+def delete_user(app, step, user_id: int, how: str) -> None:
+    """Delete a user through the app's session (the ORM or SQL), or from another client."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if how == "another-client" and url.get_backend_name() == "sqlite":
+        # Like the sqlite3 shell: a connection that does not turn foreign keys on.
+        with contextlib.closing(sqlite3.connect(url.database)) as connection:
+            connection.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            connection.commit()
+    elif how == "another-client":
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
+        engine.dispose()
+    else:
+        with app.app_context():
+            if how == "orm":  # as in make shell
+                step.db.session.delete(step.db.session.get(step.User, user_id))
+            else:
+                step.db.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
+            step.db.session.commit()

@@ -12,7 +12,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateTable
 
-from tests.helpers import assert_problem, sqlite_lock, steps_from
+from tests.helpers import assert_problem, delete_user, sqlite_lock, steps_from
 
 pytestmark = pytest.mark.parametrize("step", steps_from(1), indirect=True)
 
@@ -154,16 +154,11 @@ def test_a_flask_variable_of_the_wrong_kind_stops_the_start(step, monkeypatch, v
         step.create_app()
 
 
-@pytest.mark.parametrize("how", ["orm", "sql"])
+@pytest.mark.parametrize("how", ["orm", "sql", "another-client"])
 def test_an_id_is_never_given_to_a_second_user(app, add_user, step, how):
     add_user("alice")
     bob = add_user("bob")  # the highest id, which SQLite would reuse without AUTOINCREMENT
-    with app.app_context():
-        if how == "orm":  # as in make shell
-            step.db.session.delete(step.db.session.get(step.User, bob))
-        else:
-            step.db.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": bob})
-        step.db.session.commit()
+    delete_user(app, step, bob, how)
     assert add_user("mallory") == bob + 1
 
 

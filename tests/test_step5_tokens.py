@@ -4,19 +4,16 @@ takes a token or a password, DELETE /api/tokens revokes the token it is sent wit
 These tests run against step 5.
 """
 
-import contextlib
 import hashlib
 import logging
-import sqlite3
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.helpers import PASSPHRASE, assert_problem, basic_auth, steps_from
+from tests.helpers import PASSPHRASE, assert_problem, basic_auth, delete_user, steps_from
 
 pytestmark = pytest.mark.parametrize("step", steps_from(5), indirect=True)
 
@@ -407,28 +404,6 @@ def test_wrong_methods_on_tokens_are_405(client):
 
 
 # A token dies with its user.
-
-
-def delete_user(app, step, user_id: int, how: str) -> None:
-    """Delete a user through the app's session (the ORM or SQL), or from another client."""
-    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if how == "another-client" and url.get_backend_name() == "sqlite":
-        # Like the sqlite3 shell: a connection that does not turn foreign keys on.
-        with contextlib.closing(sqlite3.connect(url.database)) as connection:
-            connection.execute("DELETE FROM users WHERE id = ?", (user_id,))
-            connection.commit()
-    elif how == "another-client":
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
-        engine.dispose()
-    else:
-        with app.app_context():
-            if how == "orm":  # as in make shell
-                step.db.session.delete(step.db.session.get(step.User, user_id))
-            else:
-                step.db.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
-            step.db.session.commit()
 
 
 @pytest.mark.parametrize("how", ["orm", "sql", "another-client"])
