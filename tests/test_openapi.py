@@ -37,6 +37,19 @@ def test_each_description_says_what_unlisted_paths_and_methods_answer(step_name)
     assert "a method that a path does not list answers 405 with an `Allow` header" in prose
 
 
+@pytest.mark.parametrize("step_name", steps_from(1))
+def test_every_operation_says_which_schemes_it_takes(step_name):
+    """An open operation says `security: []`: one that leaves `security` out would take a
+    top-level `security`, if the description ever got one (OpenAPI 3.1 §4.8.10)."""
+    document = description(step_name)
+    assert "security" not in document
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    for label, operation in operations(document).items():
+        assert "security" in operation, f"{label} does not say which schemes it takes"
+        named = [name for requirement in operation["security"] for name in requirement]
+        assert set(named) <= set(schemes), label
+
+
 # What a step's description may drop of the one before, besides its title and introduction.
 ALSO_REMOVED = {"step3_registration": ["description: Reading users."]}
 
