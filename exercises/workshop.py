@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,12 +92,18 @@ def base_files(number: int) -> dict[str, list[str]]:
     return files
 
 
+def columns(text: str) -> int:
+    """How wide text is on a terminal, as ruff counts line length: a wide or fullwidth
+    character (Unicode's East Asian Width W or F, such as "ａ") takes two columns."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
 def wrap(text: str, width: int) -> list[str]:
-    """Fill lines up to width, never breaking inside a `code span`."""
+    """Fill lines up to width (in columns), never breaking inside a `code span`."""
     lines: list[str] = []
     text = " ".join(text.split())  # the manifest's own line breaks, in code spans too
     for word in re.findall(r"`[^`]*`\S*|\S+", text):
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
+        if lines and columns(lines[-1]) + 1 + columns(word) <= width:
             lines[-1] += " " + word
         else:
             lines.append(word)

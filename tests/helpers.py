@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import socket
 import sqlite3
 import subprocess
@@ -83,6 +84,21 @@ def assert_problem(response, status):
     if LEARNER_COPY:
         body["detail"] = Detail(body["detail"], status)
     return body
+
+
+@contextlib.contextmanager
+def stops_the_start(variable: str, words: str):
+    """The block must raise ValueError about the FLASK_ variable, as a step's settings do
+    for a value of the wrong kind. The solution's message is pinned ("<variable> <words>");
+    a learner's copy says it its own way, and its message must name the variable."""
+    with pytest.raises(ValueError) as raised:
+        yield
+    message = str(raised.value)
+    if LEARNER_COPY:
+        named = re.search(rf"(?<![\w]){re.escape(variable)}(?![\w])", message)
+        assert named, f"a ValueError that names {variable}, not {message!r}"
+    else:
+        assert f"{variable} {words}" in message, f"{variable} {words!r} not in {message!r}"
 
 
 def assert_detail_says(problem: dict, words: str | tuple[str, ...]) -> None:

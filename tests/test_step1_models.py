@@ -12,7 +12,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateTable
 
-from tests.helpers import assert_problem, delete_user, sqlite_lock, steps_from
+from tests.helpers import assert_problem, delete_user, sqlite_lock, steps_from, stops_the_start
 
 pytestmark = pytest.mark.parametrize("step", steps_from(1), indirect=True)
 
@@ -150,7 +150,7 @@ def test_a_test_config_wins_over_a_flask_variable(step, monkeypatch, tmp_path):
 @pytest.mark.parametrize("value", ["7", "true", '"text"', "not json"])
 def test_a_flask_variable_of_the_wrong_kind_stops_the_start(step, monkeypatch, value):
     monkeypatch.setenv("FLASK_SQLALCHEMY_ENGINE_OPTIONS", value)
-    with pytest.raises(ValueError, match="FLASK_SQLALCHEMY_ENGINE_OPTIONS must be a JSON object"):
+    with stops_the_start("FLASK_SQLALCHEMY_ENGINE_OPTIONS", "must be a JSON object"):
         step.create_app()
 
 

@@ -10,6 +10,8 @@ import difflib
 import importlib
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ import requests
 
 from exercises import workshop
 from exercises.report import expected_call
+from tests import helpers
 from tests.details import Detail
 from tests.helpers import STEPS, make
 from tests.live import ROOT
@@ -157,13 +160,18 @@ def test_the_todos_are_numbered_in_the_order_the_manifest_teaches():
     assert numbers == list(range(1, len(workshop.step_entry(5)["todo"]) + 1))
 
 
-def test_the_todos_and_hints_fit_the_line_length():
+def test_the_todos_and_hints_fit_the_line_length(tmp_path):
     for number in NUMBERS:
-        for source in workshop.starter_files(number).values():
-            assert all(len(line) <= workshop.LINE_LENGTH for line in source.splitlines())
+        workshop.write_starter(number, tmp_path)
         for hint in workshop.step_entry(number)["hint"]:
             lines = workshop.hint_lines(hint["text"]).splitlines()
-            assert all(len(line) <= workshop.LINE_LENGTH for line in lines), hint["text"]
+            too_wide = [line for line in lines if workshop.columns(line) > workshop.LINE_LENGTH]
+            assert too_wide == [], hint["text"]
+    # The starters as the repository's linter measures them (a fullwidth letter is 2 columns).
+    config = ["--config", str(ROOT / "pyproject.toml"), "--no-cache", "--select", "E501"]
+    ruff = Path(sys.executable).with_name("ruff")
+    linted = subprocess.run([ruff, "check", *config, tmp_path], capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
 def test_code_in_a_hint_is_shown_as_it_is():
@@ -515,6 +523,20 @@ def test_a_learners_detail_is_a_sentence_that_is_not_werkzeugs_default():
     assert "a JSON object" not in Detail("json", 400)  # not a sentence
     werkzeug = "The browser (or proxy) sent a request that this server could not understand."
     assert "a JSON object" not in Detail(werkzeug, 400)
+
+
+def test_a_learners_start_error_names_its_variable_in_its_own_words(monkeypatch):
+    monkeypatch.setattr(helpers, "LEARNER_COPY", True)
+    with helpers.stops_the_start("FLASK_LIMIT", "must be text"):
+        raise ValueError("Set FLASK_LIMIT to some text, please.")
+    unnamed = pytest.raises(AssertionError, match="a ValueError that names FLASK_LIMIT,")
+    for message in ("Wrong setting.", "FLASK_LIMITS must be text."):  # another variable
+        with unnamed, helpers.stops_the_start("FLASK_LIMIT", "must be text"):
+            raise ValueError(message)
+    monkeypatch.setattr(helpers, "LEARNER_COPY", False)  # the solution's words are pinned
+    unpinned = pytest.raises(AssertionError, match="'must be text' not in")
+    with unpinned, helpers.stops_the_start("FLASK_LIMIT", "must be text"):
+        raise ValueError("Set FLASK_LIMIT to some text, please.")
 
 
 def test_make_hint_shows_one_more_hint_each_time(tmp_path):
