@@ -2,8 +2,10 @@
 
 import logging
 import re
+import sys
 
 from flask import Flask
+from werkzeug.serving import BaseWSGIServer
 
 # "fra_" and the characters of secrets.token_urlsafe, each also percent-encoded: the shape
 # of a token wherever a client put it (a query string, a path, another header) and
@@ -31,14 +33,27 @@ class MaskTokens(logging.Filter):
 
 
 MASK_TOKENS = MaskTokens()
+PRINT_ERROR = BaseWSGIServer.handle_error
+
+
+def log_server_error(server: BaseWSGIServer, request, client_address) -> None:
+    """Log, in one line, an error that Werkzeug's development server meets outside the app
+    (a request target that Python's URL parser refuses, say), which it would print with its
+    traceback to stderr, past every filter, whatever the client sent in its message."""
+    if server.passthrough_errors:  # a debugger's setting: let the error through, as before
+        return PRINT_ERROR(server, request, client_address)
+    error = sys.exc_info()[1]  # the error being handled
+    logging.getLogger("werkzeug").error("A request from %s failed: %r", client_address, error)
 
 
 def mask_tokens_in_logs(app: Flask) -> None:
     """Filter every record of the app's logger and of both servers' loggers.
 
     Werkzeug's development server logs each request line, query string and all; gunicorn
-    logs a malformed request line whole. Each logger gets the one filter once.
+    logs a malformed request line whole. Each logger gets the one filter once. The
+    development server prints the errors it meets outside the app: it logs them now.
     """
     for name in ("werkzeug", "gunicorn.error", "gunicorn.access"):
         logging.getLogger(name).addFilter(MASK_TOKENS)
     app.logger.addFilter(MASK_TOKENS)
+    BaseWSGIServer.handle_error = log_server_error  # Werkzeug has no setting for this
