@@ -10,7 +10,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 from werkzeug.exceptions import BadRequest, TooManyRequests
 
-from .counts import client_address, one_at_a_time, window
+from .counts import CHECKS, PENDING, client_address, no_longer_pending, one_at_a_time, window
 from .credentials import prepare
 from .errors import problem
 
@@ -51,6 +51,20 @@ def failure_windows(username: str):
             yield item, (setting, key), whose
 
 
+def full_windows(counted: list) -> list:
+    """The windows that one more failure would overfill, counting the pending guesses as
+    failures: (when each has room again, as a time.time() value, whose count it is)."""
+    full = []
+    for item, keys, whose in counted:
+        if window(limiter, "test", item, *keys, cost=1 + PENDING[keys]):
+            continue
+        if window(limiter, "test", item, *keys):  # only guesses still running fill it
+            full.append((time.time() + 1, whose))
+        else:
+            full.append((window(limiter, "get_window_stats", item, *keys).reset_time, whose))
+    return full
+
+
 def limit_failures(verify_password):
     """Wrap the password check: a 429, before any hash, while the username or the client's
     address has too many recent failures; each refused password counts against both."""
@@ -62,21 +76,26 @@ def limit_failures(verify_password):
         if credentials is None or credentials.type != "basic" or not enabled:
             return verify_password(username, password)  # no password sent: not an attempt
         counted = list(failure_windows(username))
+        windows = {keys for _, keys, _ in counted}
         # Checked, verified and counted one guess per name at a time (counts.py): at
         # once, twenty guesses would all pass the check before the first is counted.
         with one_at_a_time(username_key(username)):
-            full = [
-                (window(limiter, "get_window_stats", item, *keys).reset_time, whose)
-                for item, keys, whose in counted
-                if not window(limiter, "test", item, *keys)
-            ]
+            # Guesses for other names, from the same address, run at once: a check counts
+            # those that passed theirs and are not counted yet (pending) as failures.
+            with CHECKS:
+                full = full_windows(counted)
+                if not full:
+                    PENDING.update(windows)
             if full:  # retry once every full window has room again
                 reset_at, whose = max(full)
                 raise too_many(f"Too many failed logins {whose}", reset_at)
-            user = verify_password(username, password)
-            if user is None:
-                for item, keys, _ in counted:
-                    window(limiter, "hit", item, *keys)
+            try:
+                user = verify_password(username, password)
+                if user is None:
+                    for item, keys, _ in counted:
+                        window(limiter, "hit", item, *keys)
+            finally:
+                no_longer_pending(windows)
         return user
 
     return checked

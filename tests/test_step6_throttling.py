@@ -338,6 +338,21 @@ def test_two_guesses_for_one_name_at_once_are_checked_one_after_the_other(
     assert sorted(response.status_code for response in responses) == [401, 429]
 
 
+def test_guesses_for_other_names_from_one_address_at_once_count_each_other(app, step, monkeypatch):
+    client = app.test_client()
+    for number in range(49):  # one short of the address's limit
+        assert guess(client, f"user{number}").status_code == 401
+    step.replace(monkeypatch, "pwd_context", Meeting(step.pwd_context))
+    responses = concurrently(lambda name: guess(app.test_client(), name), ["carol", "dave"])
+    # Each name has its own lock: checked side by side, both would pass at 49 failures.
+    assert sorted(response.status_code for response in responses) == [401, 429]
+    (limited,) = [response for response in responses if response.status_code == 429]
+    # Full only with the guess still running: a second's wait, not the window's minutes.
+    assert assert_limited(limited, "from your address") == 1
+    assert not step.PENDING  # every guess let through was counted, or let go
+    assert guess(client, "erin").status_code == 429  # 50 failures: the window is full
+
+
 def test_a_guess_for_one_name_does_not_wait_for_a_hash_of_another(
     app, add_user, step, monkeypatch
 ):
