@@ -5,6 +5,7 @@ from functools import wraps
 
 from flask import Request, make_response, request
 from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
+from werkzeug.datastructures import Authorization
 
 
 class SafeRequest(Request):
@@ -29,10 +30,17 @@ class StrictBasicAuth(HTTPBasicAuth):
         return credentials if credentials is not None and credentials.type == "basic" else None
 
 
+def authorization() -> str:
+    """The Authorization header's value, without the spaces and tabs around it, which are
+    not part of a field's value (RFC 9110 §5.5): gunicorn strips them, Werkzeug's
+    development server does not, and the app must read one header alike on both."""
+    return request.headers.get("Authorization", "").strip(" \t")
+
+
 def auth_scheme() -> str:
     """The scheme that the Authorization header names, in lower case (RFC 9110 §11.1):
     the text up to its first space or tab."""
-    return re.split(r"[ \t]", request.headers.get("Authorization", ""), maxsplit=1)[0].lower()
+    return re.split(r"[ \t]", authorization(), maxsplit=1)[0].lower()
 
 
 # RFC 6750 §2.1: the scheme, one or more spaces, one token68 (RFC 9110 §11.2).
@@ -43,11 +51,11 @@ class StrictTokenAuth(HTTPTokenAuth):
     """Flask-HTTPAuth's token authentication, taking only `Bearer <token68>`."""
 
     def get_auth(self):
-        # Werkzeug strips spaces and tabs around a token and reads "Bearer <t>," or a quoted
-        # token as one: a proxy could read such a header another way, as with Basic in
-        # step 4. Any other value is no token, which the error handler calls invalid_token.
-        header = request.headers.get("Authorization", "")
-        return super().get_auth() if BEARER.fullmatch(header) else None
+        # Werkzeug alone reads "Bearer <t>," or a quoted token as the token: a proxy could
+        # read such a header another way, as with Basic in step 4. Only the exact shape is
+        # parsed; any other value is no token, which the error handler calls invalid_token.
+        value = authorization()
+        return Authorization.from_header(value) if BEARER.fullmatch(value) else None
 
 
 class AnyOfAuth(MultiAuth):

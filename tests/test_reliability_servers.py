@@ -274,6 +274,27 @@ def test_one_authorization_header_still_works(shared_live_server, two_users):
     assert json.loads(body) == {"data": "Hello, alice!"}
 
 
+@pytest.mark.parametrize(
+    "before, after", [("", " "), ("", "\t"), (" ", ""), ("\t", " \t")], ids=repr
+)
+def test_both_servers_read_an_authorization_value_without_the_whitespace_around_it(
+    shared_live_server, two_users, before, after
+):
+    """RFC 9110 §5.5: gunicorn strips it, the development server passes it on to the app."""
+    values = [basic("alice")]
+    if shared_live_server.step >= 5:
+        issued = requests.post(
+            f"{shared_live_server.url}/api/tokens",
+            headers={"Authorization": basic("alice")},
+            timeout=60,
+        )
+        values.append(f"Bearer {issued.json()['access_token']}")
+    for value in values:
+        headers = [("Host", "localhost"), ("Authorization", f"{before}{value}{after}")]
+        status, _, body = send(shared_live_server, "GET", "/api/resource", headers)
+        assert (status, json.loads(body)) == (200, {"data": "Hello, alice!"}), value
+
+
 def registration_head(length: str = "") -> bytes:
     framing = f"Content-Length: {length}" if length else "Transfer-Encoding: chunked"
     return (

@@ -238,7 +238,6 @@ def test_an_unknown_token_is_invalid_token(client, alice):
         lambda token: f'Bearer "{token}"',
         lambda token: f"Bearer {token},",
         lambda token: f"Bearer ,{token}",
-        lambda token: f"Bearer {token}\t",
     ],
     ids=[
         "scheme-only",
@@ -258,7 +257,6 @@ def test_an_unknown_token_is_invalid_token(client, alice):
         "quoted",
         "trailing-comma",
         "leading-comma",
-        "trailing-tab",
     ],
 )
 def test_a_malformed_bearer_value_is_401_invalid_token(client, alice, spy, make_value):
@@ -268,6 +266,17 @@ def test_a_malformed_bearer_value_is_401_invalid_token(client, alice, spy, make_
     response = client.get("/api/resource", headers={"Authorization": make_value(token)})
     assert_invalid_token(response)
     assert spy.verified == []  # and never a password hash spent on it
+
+
+@pytest.mark.parametrize(
+    "before, after", [("", " "), ("", "\t"), (" ", ""), ("\t", " \t")], ids=repr
+)
+def test_the_whitespace_around_the_value_is_not_part_of_it(client, alice, before, after):
+    # RFC 9110 §5.5: gunicorn strips it before the app sees the header, Werkzeug's
+    # development server does not: the app reads the value without it on both.
+    value = f"{before}Bearer {issue(client)}{after}"
+    response = client.get("/api/resource", headers={"Authorization": value})
+    assert response.get_json() == {"data": "Hello, alice!"}
 
 
 @pytest.mark.parametrize("spaces", [" ", "  ", "    "])
