@@ -1,6 +1,6 @@
 """The API's routes, in a Blueprint that create_app registers."""
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, Conflict
 
@@ -67,7 +67,8 @@ def issue_token():
 @api.delete("/api/tokens")
 @token_auth.login_required
 def revoke_token():
-    digest = Token.digest_of(request.authorization.token)
+    # The token that verify_token accepted, read the same strict way (headers.py).
+    digest = Token.digest_of(token_auth.get_auth().token)
     db.session.execute(db.delete(Token).filter_by(digest=digest))
     db.session.commit()
     return "", 204

@@ -331,6 +331,18 @@ def test_revoking_is_204_and_the_token_is_then_invalid_everywhere(client, alice)
     assert_invalid_token(client.delete("/api/tokens", headers=bearer(token)))
 
 
+@pytest.mark.parametrize("value", [" Bearer {}", "\tBearer {} ", "bearer   {}"], ids=repr)
+def test_revoking_deletes_the_token_that_authenticated_however_the_header_is_spaced(
+    client, alice, app, step, value
+):
+    # The token to delete is the one that verify_token accepted, read the same way.
+    token = issue(client)
+    response = client.delete("/api/tokens", headers={"Authorization": value.format(token)})
+    assert response.status_code == 204
+    assert stored_tokens(app, step) == []
+    assert_invalid_token(client.get("/api/resource", headers=bearer(token)))
+
+
 def test_revoking_one_token_leaves_the_others(client, alice, app, step):
     laptop, phone = issue(client), issue(client)
     assert client.delete("/api/tokens", headers=bearer(laptop)).status_code == 204
