@@ -7,11 +7,13 @@ import sys
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer
 
-# "fra_" and the characters of secrets.token_urlsafe, each also percent-encoded: the shape
-# of a token wherever a client put it (a query string, a path, another header) and
-# however long a piece of it a log line holds.
-TOKEN_CHARACTER = r"(?:[A-Za-z0-9_-]|%[0-9A-Fa-f]{2})"
-TOKEN = re.compile(rf"(?:f|%[46]6)(?:r|%[57]2)(?:a|%[46]1)(?:_|%5f){TOKEN_CHARACTER}*", re.I)
+# "fra_" and the characters of secrets.token_urlsafe, each also percent-encoded, once or
+# more ("f" is "%66", "%2566"...): the shape of a token wherever a client put it (a query
+# string, a path, another header) and however long a piece of it a log line holds.
+PERCENT = "%(?:25)*"
+TOKEN_CHARACTER = rf"(?:[A-Za-z0-9_-]|{PERCENT}[0-9A-Fa-f]{{2}})"
+PREFIX = rf"(?:f|{PERCENT}[46]6)(?:r|{PERCENT}[57]2)(?:a|{PERCENT}[46]1)(?:_|{PERCENT}5f)"
+TOKEN = re.compile(PREFIX + TOKEN_CHARACTER + "*", re.IGNORECASE)
 MASK = "fra_[masked]"
 
 

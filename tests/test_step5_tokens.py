@@ -476,6 +476,8 @@ TOKEN_SHAPES = {
     "whole": lambda token: token,
     "percent-encoded": lambda token: "".join(f"%{byte:02x}" for byte in token.encode()),
     "prefix-encoded": lambda token: quote(token, safe="").replace("_", "%5F"),
+    "twice-encoded": lambda token: quote(quote(token, safe="").replace("f", "%66", 1)),
+    "thrice-encoded-prefix": lambda token: "%252566%252572%252561%25255F" + token[4:],
     "a-piece": lambda token: token[:20],
     "upper-case-prefix": lambda token: "FRA_" + token[4:],
 }
