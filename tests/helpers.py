@@ -95,7 +95,7 @@ def stops_the_start(variable: str, words: str):
         yield
     message = str(raised.value)
     if LEARNER_COPY:
-        named = re.search(rf"(?<![\w]){re.escape(variable)}(?![\w])", message)
+        named = re.search(rf"(?<!\w){re.escape(variable)}(?!\w)", message)
         assert named, f"a ValueError that names {variable}, not {message!r}"
     else:
         assert f"{variable} {words}" in message, f"{variable} {words!r} not in {message!r}"
