@@ -126,6 +126,13 @@ test-browser: $(INSTALLED) ## Use step 6's docs page in headless Chromium (CHROM
 test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a throwaway PostgreSQL
 	tests/postgres.sh $(BIN)/python
 
+# Step 7's roles: no route grants one, so the first admin is made on the server's machine.
+.PHONY: admin
+admin: valid-step $(INSTALLED) ## Make user NAME an admin of step STEP (7 on), in its database (REVOKE=1: a plain user again)
+	@test -n "$(NAME)" || { echo "Say whose role, for example: make admin STEP=$(STEP) NAME=alice" >&2; exit 2; }
+	@$(check_copy)
+	$(BIN)/flask --app $(STEP_APP) admin $(if $(REVOKE),revoke,grant) '$(subst ','\'',$(NAME))'
+
 diff: valid-step ## Show what step STEP adds to the step before it (WORKSHOP=1: your copy vs the solution)
 	@$(check_copy)
 	@if [ -z "$(WORKSHOP_ON)" ] && [ "$(STEP)" = 1 ]; then echo "Step 1 is the first step: read step1_models/ itself." >&2; exit 2; fi

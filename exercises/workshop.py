@@ -36,7 +36,7 @@ LINE_LENGTH = 99
 IN_PROCESS = "not live and not real_cost"
 # The modules that hold them (the ones using steps_from). Collecting the others alone takes
 # seconds: they import Jupyter's client and the like.
-CHECK_MODULES = ("test_before_registration.py", "test_step*_*.py")
+CHECK_MODULES = ("test_before_*.py", "test_step*_*.py")
 
 
 def load_steps() -> list[dict]:
