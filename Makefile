@@ -131,7 +131,7 @@ test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a
 admin: valid-step $(INSTALLED) ## Make user NAME an admin of step STEP (7 on), in its database (REVOKE=1: a plain user again)
 	@test -n "$(NAME)" || { echo "Say whose role, for example: make admin STEP=$(STEP) NAME=alice" >&2; exit 2; }
 	@$(check_copy)
-	$(BIN)/flask --app $(STEP_APP) admin $(if $(REVOKE),revoke,grant) '$(subst ','\'',$(NAME))'
+	@$(BIN)/flask --app $(STEP_APP) admin $(if $(REVOKE),revoke,grant) '$(subst ','\'',$(NAME))'
 
 diff: valid-step ## Show what step STEP adds to the step before it (WORKSHOP=1: your copy vs the solution)
 	@$(check_copy)

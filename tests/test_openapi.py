@@ -120,6 +120,19 @@ ANSWERS = [
     (6, "POST /api/users", 429, {"data": BOB, "content_type": JSON, "limit": "REGISTRATIONS"}),
     (6, "POST /api/tokens", 429, {"headers": WRONG, "limit": "FAILED_LOGINS"}),
     (6, "GET /api/resource", 429, {"headers": WRONG, "limit": "FAILED_LOGINS"}),
+    # Step 7's rules: "admin" makes alice an admin first, with the app's own command.
+    (7, "GET /api/users", 200, {"headers": ALICE, "admin": True}),
+    (7, "GET /api/users", 400, {"headers": ALICE, "admin": True, "query": "per_page=0"}),
+    (7, "GET /api/users", 401, {}),
+    (7, "GET /api/users", 403, {"headers": ALICE}),
+    (7, "GET /api/users", 429, {"headers": WRONG, "limit": "FAILED_LOGINS"}),
+    (7, "GET /api/users", 503, {"headers": ALICE, "admin": True, "locked": True}),
+    (7, "DELETE /api/users/{id}", 204, {"id": 1, "headers": ALICE}),
+    (7, "DELETE /api/users/{id}", 401, {"id": 1}),
+    (7, "DELETE /api/users/{id}", 403, {"id": 2, "headers": ALICE}),
+    (7, "DELETE /api/users/{id}", 404, {"id": 2, "headers": ALICE, "admin": True}),
+    (7, "DELETE /api/users/{id}", 429, {"id": 1, "headers": WRONG, "limit": "FAILED_LOGINS"}),
+    (7, "DELETE /api/users/{id}", 503, {"id": 1, "headers": ALICE, "locked": True}),
 ]
 
 # The headers that tell a client something it must act on; when an answer has one, its
@@ -150,11 +163,14 @@ def send(client, label: str, request: dict, database_url: str):
     method, path = label.split(" ")
     parameters = path_parameters(path, request)
     options = {k: v for k, v in request.items() if k in ("headers", "data", "content_type")}
+    options["query_string"] = request.get("query")
     options["path"] = path.format(**parameters)
     headers = options["headers"] = dict(options.get("headers", {}))
     if request.get("token"):
         token = client.post("/api/tokens", headers=ALICE).get_json()["access_token"]
         headers["Authorization"] = f"Bearer {token}"
+    if request.get("admin"):
+        client.application.test_cli_runner().invoke(args=["admin", "grant", "alice"])
     if "coding" in request:
         headers["Content-Encoding"] = request["coding"]
     if "te" in request:

@@ -15,12 +15,13 @@ after NFC, so a server that is right disagrees with both.
 """
 
 import collections
+import itertools
 
 import pytest
 import requests
 import schemathesis
 from schemathesis.engine import Status, events, from_schema
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from tests.descriptions import operations, security_schemes
 from tests.hashing import cheap_context
@@ -39,6 +40,7 @@ CHECKS = [
     "ignored_auth",
 ]
 USER = "schemathesis"  # stored before the run, so that alice stays free for the examples
+NUMBERS = itertools.count(1)
 
 
 def configuration(examples: int) -> schemathesis.Config:
@@ -57,36 +59,55 @@ def configuration(examples: int) -> schemathesis.Config:
 
 
 def credentials_for(server):
-    """An auth provider: the first scheme that the operation's `security` lists."""
+    """An auth provider: the first scheme that the operation's `security` lists, for USER
+    (an admin from step 7 on), or for a new user who deletes their own account."""
 
     class Credentials:
         def get(self, case, context):
             schemes = security_schemes(case.operation.definition.raw)
             if not schemes:
                 return None
+            username, user_id = USER, None
+            if case.operation.label == "DELETE /api/users/{id}":
+                username = f"deleted-{next(NUMBERS)}"  # so that USER and its id stay
+                registered = requests.post(
+                    f"{server.url}/api/users",
+                    json={"username": username, "password": PASSPHRASE},
+                    timeout=10,
+                )
+                user_id = registered.json()["id"]
             if schemes[0] == "basicAuth":
-                return basic_auth(USER, PASSPHRASE)
+                return {"headers": basic_auth(username, PASSPHRASE), "id": user_id}
             # A new token each time: DELETE /api/tokens revokes the one it is sent.
             issued = requests.post(
-                f"{server.url}/api/tokens", headers=basic_auth(USER, PASSPHRASE), timeout=10
+                f"{server.url}/api/tokens", headers=basic_auth(username, PASSPHRASE), timeout=10
             )
-            return {"Authorization": f"Bearer {issued.json()['access_token']}"}
+            token = issued.json()["access_token"]
+            return {"headers": {"Authorization": f"Bearer {token}"}, "id": user_id}
 
         def set(self, case, data, context):
             if data:
-                case.headers = {**(case.headers or {}), **data}
+                case.headers = {**(case.headers or {}), **data["headers"]}
+            # A delete of a valid id deletes the new user's own account: a 204. Ids the
+            # description refuses stay, to be answered as they are.
+            id = (case.path_parameters or {}).get("id")
+            if data and data["id"] and isinstance(id, int) and 1 <= id <= 2147483647:
+                case.path_parameters["id"] = data["id"]
 
     return Credentials
 
 
 def store_user(database_url: str) -> None:
-    """Store USER with the id 1, as `make shell` would (steps 1 and 2 cannot register)."""
+    """Store USER with the id 1, as `make shell` would (steps 1 and 2 cannot register), and
+    make it an admin in a step that has roles."""
     engine = create_engine(database_url)
     with engine.begin() as connection:
         connection.execute(
             text("INSERT INTO users (id, username, password_hash) VALUES (1, :name, :hash)"),
             {"name": USER, "hash": cheap_context().hash(PASSPHRASE)},
         )
+        if "is_admin" in {column["name"] for column in inspect(connection).get_columns("users")}:
+            connection.execute(text("UPDATE users SET is_admin = true WHERE id = 1"))
     engine.dispose()
 
 

@@ -13,6 +13,7 @@ an Allow header, which Werkzeug takes from a set, and the seconds of step 6's Re
 The servers run with step 6's limits on, as `make run` starts them.
 """
 
+import os
 import re
 import shlex
 import subprocess
@@ -63,12 +64,15 @@ def normalize(text, url):
 
 def run_console(pairs, server):
     script = "".join(f"{command}\nprintf '\\n{MARKER} %s\\n' $?\n" for command, _ in pairs)
+    # The server's database, for a command such as `make admin` that opens it too.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "STEP")}
     result = subprocess.run(
         ["bash", "-c", script.replace(DOCUMENTED_URL, server.url)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
+        env={**env, "DATABASE_URL": server.database_url},
     )
     outputs = re.split(rf"^{MARKER} (\d+)$", result.stdout, flags=re.MULTILINE)
     assert len(outputs) == 2 * len(pairs) + 1, result.stdout + result.stderr
