@@ -6,6 +6,7 @@ import subprocess
 import pytest
 import requests
 
+from bench import authorization
 from bench.load import LoadResult, Request, count_for, percentile, run_load
 from bench.throttling import targets
 from tests.helpers import make
@@ -141,3 +142,13 @@ def test_step_6s_burst_meets_its_target_with_the_limit_plus_one_per_extra_worker
     rows = {row["ratio"]: row for row in targets(step6, workers)}
     assert rows["let through before the 429s"]["met"] is met
     assert all(row["met"] for name, row in rows.items() if name != "let through before the 429s")
+
+
+@pytest.mark.parametrize("ratio, met", [(0.95, True), (0.9, True), (0.89, False)])
+def test_step_7s_token_rate_is_held_to_nine_tenths_of_step_6s(ratio, met):
+    (row,) = authorization.targets({"token_vs_step6_token": ratio})
+    assert (row["ratio"], row["target"], row["met"]) == (
+        "step 7 token / step 6 token",
+        ">= 0.9",
+        met,
+    )
