@@ -56,6 +56,18 @@ def test_a_path_with_doubled_slashes_is_404_not_a_redirect(client, add_user, pat
     assert "Location" not in response.headers
 
 
+# Leading slashes are one slash on both servers: the development server merges them before
+# the app sees the path (tests/test_reliability_servers.py), and gunicorn passes them on in
+# PATH_INFO, as here, where Werkzeug's router drops them.
+@pytest.mark.parametrize("leading", ["//", "///"])
+def test_slashes_at_the_start_count_as_one(client, add_user, leading):
+    user_id = add_user("alice")
+    response = client.get("/", environ_overrides={"PATH_INFO": f"{leading}api/users/{user_id}"})
+    assert response.status_code == 200
+    assert response.get_json() == {"id": user_id, "username": "alice"}
+    assert_problem(client.get("/", environ_overrides={"PATH_INFO": f"{leading}api//users/1"}), 404)
+
+
 def test_unknown_route_is_404_problem(client):
     assert_problem(client.get("/no/such/page"), 404)
 
