@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from .api import api
 from .errors import database_unavailable, problem
+from .logs import escape_controls_in_logs
 from .models import create_tables, db
 from .settings import configure
 
@@ -17,6 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: settings, database, error handlers and routes, in that order."""
     app = Flask(__name__)
     configure(app, test_config)
+    escape_controls_in_logs(app)
 
     db.init_app(app)
     with app.app_context():

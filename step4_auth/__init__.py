@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from .api import api
 from .errors import database_unavailable, problem
 from .headers import SafeRequest
+from .logs import escape_controls_in_logs
 from .models import create_tables, db
 from .settings import configure
 
@@ -19,6 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.request_class = SafeRequest
     configure(app, test_config)
+    escape_controls_in_logs(app)
 
     db.init_app(app)
     with app.app_context():

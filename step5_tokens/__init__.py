@@ -11,7 +11,7 @@ from .api import api
 from .errors import database_unavailable, problem
 from .foreign_keys import enforce_foreign_keys
 from .headers import SafeRequest
-from .logs import mask_tokens_in_logs
+from .logs import escape_controls_in_logs, mask_tokens_in_logs
 from .models import create_tables, db
 from .settings import configure
 
@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.request_class = SafeRequest
     configure(app, test_config)
     mask_tokens_in_logs(app)
+    escape_controls_in_logs(app)
 
     db.init_app(app)
     with app.app_context():

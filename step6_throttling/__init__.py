@@ -14,7 +14,7 @@ from .errors import database_unavailable, problem
 from .foreign_keys import enforce_foreign_keys
 from .headers import SafeRequest
 from .limits import limiter, rate_limited
-from .logs import mask_tokens_in_logs
+from .logs import escape_controls_in_logs, mask_tokens_in_logs
 from .models import create_tables, db
 from .settings import configure
 
@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.request_class = SafeRequest
     configure(app, test_config)
     mask_tokens_in_logs(app)
+    escape_controls_in_logs(app)
     if app.config["BEHIND_PROXY"]:  # only X-Forwarded-For: no header builds a URL
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=0)
 
