@@ -37,7 +37,7 @@ TOKEN = "fra_" + "Lg7-w_" * 7 + "Q"  # the shape of step 5's tokens
 def forms(character: str) -> set[bytes]:
     """The character in UTF-8, and as one byte where it has one (gunicorn reads %85 and
     the byte 0x85 as NEL: WSGI decodes a path and a header as ISO-8859-1)."""
-    encodings = ("utf-8", "latin-1") if max(character) < "\x100" else ("utf-8",)
+    encodings = ("utf-8", "latin-1") if ord(max(character)) < 0x100 else ("utf-8",)
     return {character.encode(encoding) for encoding in encodings}
 
 
