@@ -158,7 +158,9 @@ valid-workers:
 
 # The access log leaves out two things gunicorn logs by default: the username of Basic
 # credentials (a client that puts a token or a password there would see it logged) and the
-# query string (where a client may put what belongs in a header).
+# query string (where a client may put what belongs in a header). gunicorn writes the path
+# (%(U)s) decoded, %0A as a line break: each step's logs.py escapes every control character
+# and line separator in gunicorn's records, so that no request can add a line to the log.
 ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s'
 # --forwarded-allow-ips '': gunicorn trusts no peer's proxy headers. By default it trusts
 # loopback's, so any local client could set the path prefix with a SCRIPT_NAME header or
