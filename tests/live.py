@@ -159,3 +159,13 @@ class RedisServer:
     def start(self) -> None:
         subprocess.run(["redis-server", self.conf], check=True, stdout=subprocess.DEVNULL)
         self.wait()
+
+    def signal(self, sig: int) -> None:
+        """SIGSTOP pauses the server: it still takes connections, and answers nothing, as a
+        stalled host or a network partition would. SIGCONT resumes it."""
+        pidfile = next(
+            line.split()[1]
+            for line in Path(self.conf).read_text().splitlines()
+            if line.startswith("pidfile ")
+        )
+        os.kill(int(Path(pidfile).read_text()), sig)
