@@ -65,6 +65,10 @@ def test_the_limits_are_settings_with_these_defaults(app):
     assert app.config.get("REGISTRATIONS_PER_ADDRESS") == "20 per hour"
     assert app.config.get("RATELIMIT_STRATEGY") == "moving-window"
     assert app.config.get("RATELIMIT_STORAGE_URI") == "memory://"
+    # A store that does not answer holds no request long (redis-py's options: seconds).
+    options = app.config.get("RATELIMIT_STORAGE_OPTIONS")
+    assert 0 < options["socket_connect_timeout"] < 1 and 0 < options["socket_timeout"] < 1
+    assert options["retry"] is None  # redis-py retries three times by default, with pauses
 
 
 def test_the_eleventh_wrong_password_for_a_name_is_a_429_with_retry_after(client, add_user):
@@ -307,8 +311,11 @@ def test_the_limits_and_their_store_are_read_from_flask_variables(step, monkeypa
     monkeypatch.setenv("FLASK_FAILED_LOGINS_PER_USERNAME", "3 per minute")
     monkeypatch.setenv("FLASK_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
     monkeypatch.setenv("FLASK_RATELIMIT_ENABLED", "false")
+    options = '{"socket_connect_timeout": 0.5, "socket_timeout": 0.5, "retry": null}'
+    monkeypatch.setenv("FLASK_RATELIMIT_STORAGE_OPTIONS", options)
     app = Flask(step.modules[0].__name__)
     step.configure(app)
+    assert app.config["RATELIMIT_STORAGE_OPTIONS"]["socket_timeout"] == 0.5
     assert app.config["FAILED_LOGINS_PER_USERNAME"] == "3 per minute"
     assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379"
     assert app.config["RATELIMIT_ENABLED"] is False
