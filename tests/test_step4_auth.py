@@ -84,14 +84,15 @@ def test_wrong_password_costs_one_verification_against_the_users_hash(
 
 # Run in a fresh interpreter: importing the step (and each of its modules) records every
 # hash PassLib makes, then an unknown name logs in and the hash it is verified against is
-# printed. What PassLib hashes in this process is the tests' cheap context, not the step's.
+# printed (not verified: the test needs its cost, not its answer). In the tests' process,
+# the step hashes with the tests' cheap context, not its own.
 FRESH_IMPORT = """
 import base64, importlib, json, pkgutil, sys, tempfile
 from passlib.context import CryptContext
 made, verified = [], []
-hash, verify = CryptContext.hash, CryptContext.verify
+hash = CryptContext.hash
 CryptContext.hash = lambda self, secret, **kw: made.append(secret) or hash(self, secret, **kw)
-CryptContext.verify = lambda self, secret, h, **kw: verified.append(h) or verify(self, secret, h)
+CryptContext.verify = lambda self, secret, h, **kw: verified.append(h) or False  # a second less
 package = importlib.import_module(sys.argv[1])
 for module in pkgutil.iter_modules(package.__path__):
     importlib.import_module(f"{package.__name__}.{module.name}")
