@@ -68,13 +68,16 @@ def limit_registrations(view):
     @wraps(view)
     def limited(*args, **kwargs):
         if current_app.config["RATELIMIT_ENABLED"]:
-            counted = list(windows_of("REGISTRATIONS_PER_ADDRESS", client_address(), ""))
+            address = client_address()
+            counted = list(windows_of("REGISTRATIONS_PER_ADDRESS", address, "from your address"))
             with CHECKS:  # every window is checked, then counted: a 429 takes no place
                 full = full_windows(counted)
-                for item, keys, _ in [] if full else counted:
-                    windows.hit(item, *keys)
+                if not full:
+                    for item, keys, _ in counted:
+                        windows.hit(item, *keys)
             if full:  # retry once every full window has room again
-                raise too_many("Too many registrations from your address", max(full)[0])
+                reset_at, whose = max(full)
+                raise too_many(f"Too many registrations {whose}", reset_at)
         return view(*args, **kwargs)
 
     return limited

@@ -26,8 +26,9 @@ def configure(app: Flask, test_config: dict | None = None) -> None:
         # memory:// counts in this process; with several workers, a store they share:
         # FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379 (make redis starts one).
         RATELIMIT_STORAGE_URI="memory://",
-        # Seconds for connecting to the store and for each call, not retried: a store that
-        # does not answer in time is left for the process's memory (counts.py).
+        # redis-py's time limits, in seconds, to connect to the store and for each call, and
+        # no retry: a store that does not answer in time is left for the process's memory
+        # (counts.py). Without them, a stalled Redis holds every password request.
         RATELIMIT_STORAGE_OPTIONS={
             "socket_connect_timeout": 0.2,
             "socket_timeout": 0.2,
