@@ -236,6 +236,43 @@ def test_a_paused_redis_holds_no_request_longer_than_its_time_limit(live_server,
     assert 1 <= len(store_warnings(server)) <= 2, store_warnings(server)
 
 
+TWO_WINDOWS = "2 per 2 seconds; 3 per 5 seconds"
+
+
+@pytest.mark.parametrize("setting", ["REGISTRATIONS_PER_ADDRESS", "FAILED_LOGINS_PER_USERNAME"])
+def test_a_client_that_waits_retry_after_is_not_refused_by_any_window(
+    live_server, redis_server, setting
+):
+    env = {
+        "FLASK_RATELIMIT_ENABLED": "true",
+        "FLASK_RATELIMIT_STORAGE_URI": redis_server.url,
+        f"FLASK_{setting}": TWO_WINDOWS,
+    }
+    server = live_server(6, target="serve", make_vars={"WORKERS": "2"}, env=env)
+    names = (f"user{number}" for number in itertools.count())
+
+    def send():
+        if setting == "REGISTRATIONS_PER_ADDRESS":
+            return register_live(server, next(names))
+        return login(server, "alice")
+
+    waits = []
+    for _ in range(3):
+        for _ in range(3):  # until the next 429
+            response = send()
+            if response.status_code == 429:
+                break
+        assert_problem(response, 429)
+        seconds = int(response.headers["Retry-After"])
+        # A refused request takes no place in any window: the wait does not grow.
+        again = send()
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) <= seconds
+        time.sleep(seconds)
+        assert send().status_code in (201, 401)
+        waits.append(seconds)
+    assert max(waits) > 2  # the 5-second window made the client wait too
+
+
 def test_make_redis_serves_a_redis_that_keeps_nothing_on_disk(redis_server, tmp_path):
     port = free_port()
     command = ["make", "--no-print-directory", "-C", str(ROOT), "redis", f"REDIS_PORT={port}"]
