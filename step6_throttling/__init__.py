@@ -4,7 +4,6 @@ Flask's CLI finds create_app here: flask --app <folder> run.
 """
 
 from flask import Flask
-from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -13,7 +12,7 @@ from .api import api
 from .errors import database_unavailable, problem
 from .foreign_keys import enforce_foreign_keys
 from .headers import SafeRequest
-from .limits import limiter, rate_limited
+from .limits import limiter, windows
 from .logs import escape_controls_in_logs, mask_tokens_in_logs
 from .models import create_tables, db
 from .settings import configure
@@ -45,5 +44,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_blueprint(api)
     limiter.init_app(app)
-    app.register_error_handler(RateLimitExceeded, rate_limited)
+    windows.init_app(app)
     return app

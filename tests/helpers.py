@@ -128,7 +128,7 @@ def modules_of(package) -> tuple:
 class Step:
     """A step package and its modules: `step.User` is found in whichever module defines it.
 
-    A test that replaces a name (`pwd_context`, `DUMMY_HASH`, `utc_now`) must replace it in
+    A test that replaces a name (`pwd_context`, `utc_now`) must replace it in
     every module that uses it, since each module imported its own reference: `replace`.
     """
 
