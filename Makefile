@@ -77,12 +77,16 @@ $(INSTALLED): $(REQUIREMENTS)
 	@$(BIN)/python -c '$(PTH_FILE)' "$(CURDIR)"
 	@touch $@
 
+# The app that make run and make serve build, as `module:factory(...)`. The test servers pass
+# APP_WRAPPER=tests.hashing:cheap_app, which builds that same app with a cheap hashing cost.
+app = $(if $(APP_WRAPPER),$(APP_WRAPPER)("$(subst ",\",$(1))"),$(1))
+
 # apidocs/ (tooling, not a step) builds the step's app as `flask --app $(STEP_APP)` would and
 # adds its docs page beside it: Swagger UI at /docs, the description at /openapi.yaml.
 run: valid-step $(INSTALLED) ## Serve step STEP (default 6) with Flask's development server and its API docs at /docs (WORKSHOP=1: your copy)
 	@$(check_copy)
 	@echo "Serving $(STEP_APP) on http://$(HOST):$(PORT), its API docs on http://$(HOST):$(PORT)/docs (Ctrl+C stops it)"
-	exec $(BIN)/flask --app 'apidocs:create_app("$(STEP_APP)")' run --host $(HOST) --port $(PORT) \
+	exec $(BIN)/flask --app '$(call app,apidocs:create_app("$(STEP_APP)"))' run --host $(HOST) --port $(PORT) \
 	  --with-threads --no-reload $(if $(DEBUG),--debug,--no-debugger)
 
 shell: valid-step $(INSTALLED) ## Open a Python shell inside step STEP's app (flask shell)
@@ -165,7 +169,9 @@ valid-workers:
 
 # The access log leaves out two things gunicorn logs by default: the username of Basic
 # credentials (a client that puts a token or a password there would see it logged) and the
-# query string (where a client may put what belongs in a header).
+# query string (where a client may put what belongs in a header). gunicorn writes the path
+# (%(U)s) decoded, %0A as a line break: each step's logs.py escapes every control character
+# and line separator in gunicorn's records, so that no request can add a line to the log.
 ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s'
 # --forwarded-allow-ips '': gunicorn trusts no peer's proxy headers. By default it trusts
 # loopback's, so any local client could set the path prefix with a SCRIPT_NAME header or
@@ -201,7 +207,7 @@ serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn w
 	exec $(BIN)/gunicorn --workers $(SERVE_WORKERS) --bind $(HOST):$(PORT) \
 	  --access-logfile - --access-logformat $(ACCESS_LOG_FORMAT) --no-control-socket \
 	  --forwarded-allow-ips '' \
-	  '$(call step_dir,$(STEP)):create_app()'
+	  '$(call app,$(call step_dir,$(STEP)):create_app())'
 
 .PHONY: redis test-redis
 redis: ## Start a throwaway Redis on 127.0.0.1:REDIS_PORT (default 6379) that step 6's workers share

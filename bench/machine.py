@@ -25,23 +25,39 @@ def describe() -> dict:
     }
 
 
-def tree_cpu_seconds(root: int) -> float | None:
-    """CPU seconds used so far by a running process and all its descendants."""
+def tree_stats(root: int) -> dict[int, list[str]] | None:
+    """The fields of /proc/<pid>/stat (after the command's name) of a running process and
+    of all its descendants, by process id."""
     if not PROC.is_dir():
         return None
-    parents, ticks = {}, {}
+    stats = {}
     for entry in PROC.iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # the process ended meanwhile
                 continue
-            pid = int(entry.name)
-            parents[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
     tree = {root}
-    while grown := {pid for pid, parent in parents.items() if parent in tree} - tree:
+    while grown := {pid for pid, fields in stats.items() if int(fields[1]) in tree} - tree:
         tree |= grown
-    return sum(ticks[pid] for pid in tree if pid in ticks) / os.sysconf("SC_CLK_TCK")
+    return {pid: stats[pid] for pid in tree if pid in stats}
+
+
+def tree_cpu_seconds(root: int) -> float | None:
+    """CPU seconds used so far by a running process and all its descendants."""
+    stats = tree_stats(root)
+    if stats is None:
+        return None
+    ticks = sum(int(fields[11]) + int(fields[12]) for fields in stats.values())
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_memory_bytes(root: int) -> int | None:
+    """The resident memory of a running process and all its descendants, in bytes."""
+    stats = tree_stats(root)
+    if stats is None:
+        return None
+    return sum(int(fields[21]) for fields in stats.values()) * os.sysconf("SC_PAGE_SIZE")
 
 
 def snapshot() -> tuple[float, float, float] | None:

@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import authorization, machine, throttling
+from bench import authorization, imports, machine, throttling
 from bench.load import Request, count_for, run_load
 from bench.suite import print_suite, time_suite
-from step5_tokens import models  # the package computes DUMMY_HASH at the real cost: about a second
+from step5_tokens import models
 from tests.helpers import PASSPHRASE, basic_auth
 from tests.live import ROOT, LiveServer
 
@@ -185,6 +185,7 @@ def benchmark(workers: int | None) -> dict:
         "ratio": unknown / wrong,
     }
     report["targets"] = targets(report, resource.throughput / one_process_limit)
+    report["imports"] = imports.benchmark()
     if step6:
         report["step6"] = step6
         report["targets"] += throttling.targets(step6, processes)
@@ -290,6 +291,7 @@ def main() -> None:
     name = f"gunicorn-{options.workers}-workers" if options.workers else "dev-server"
     path = OUTPUT / f"step5-{name}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
+    imports.print_imports(report["imports"])
     print(f"\nWritten to {path.relative_to(ROOT)}")
     if options.suite:
         rows = time_suite()

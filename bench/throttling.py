@@ -5,7 +5,10 @@ gunicorn with the same workers), with its limits on: counted in the process's me
 for several workers, in a throwaway Redis that this starts on a free port. In one run:
 token requests on step 6 between two runs of the same load on step 5, and the public
 lookup; how long a limited answer (a 429, no hash) takes; and how many of a burst of wrong
-passwords for one name are verified (401) before the limit answers.
+passwords for one name are verified (401) before the limit answers. On the development
+server (gunicorn refuses header fields this long itself), what a name of 8,000 characters
+costs: a 429 for it against a 429 for a short name, and, on a server whose limits are raised
+so that every failure counts, how much memory 200 failures with such names keep.
 """
 
 import contextlib
@@ -17,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench import machine
 from bench.load import Request, run_load
 from tests.helpers import PASSPHRASE, basic_auth
 from tests.live import LiveServer, RedisServer, free_port
@@ -24,6 +28,9 @@ from tests.live import LiveServer, RedisServer, free_port
 WRONG_PASSWORD = "not-the-right-passphrase"
 LIMIT = 10  # failed logins per username in 10 minutes: step 6's default
 LIMITED_REQUESTS = 200
+LONG_NAME = 8000  # characters
+COUNTED_LONG_NAMES = 200
+RAISED = "1000000 per day"  # limits that a measurement of counted failures never reaches
 
 
 @contextlib.contextmanager
@@ -88,6 +95,34 @@ def load_server(step5: LiveServer, step5_token: str, step6: LiveServer, clients:
     return token_load, (before, after), lookup, burst, limited
 
 
+def long_name(number: int) -> str:
+    """A name of LONG_NAME characters, another for each number."""
+    return f"{number}-".ljust(LONG_NAME, "x")
+
+
+def long_names(step6: LiveServer, workdir: Path) -> dict:
+    """On the development server: a 429 for a long name against one for a short name, then
+    the memory that counted failures with long names keep, on a server with raised limits."""
+    port, first = step6.port, LIMIT + 1
+    run_load(port, "step 6: long names (401)", [guess(long_name(n)) for n in range(LIMIT)], 1, 401)
+    requests = [guess(long_name(first + n)) for n in range(LIMITED_REQUESTS)]
+    limited = run_load(port, "step 6: a limited long name (429)", requests, 1, 429)
+    env = {
+        "FLASK_RATELIMIT_ENABLED": "true",
+        "FLASK_FAILED_LOGINS_PER_USERNAME": RAISED,
+        "FLASK_FAILED_LOGINS_PER_ADDRESS": RAISED,
+    }
+    with LiveServer(6, workdir, real_cost=True, env=env) as raised:
+        warm_up = [guess(long_name(n)) for n in range(COUNTED_LONG_NAMES)]
+        run_load(raised.port, "step 6: long names, warm-up (401)", warm_up, 1, 401)
+        before = machine.tree_memory_bytes(raised.process.pid)
+        counted = [guess(long_name(COUNTED_LONG_NAMES + n)) for n in range(COUNTED_LONG_NAMES)]
+        run_load(raised.port, "step 6: long names, counted (401)", counted, 1, 401)
+        after = machine.tree_memory_bytes(raised.process.pid)
+    grown = None if before is None else (after - before) / 2**20
+    return {"limited": limited.summary(), "counted": COUNTED_LONG_NAMES, "memory_mib": grown}
+
+
 def benchmark(
     step5: LiveServer,
     step5_token: str,
@@ -119,9 +154,16 @@ def benchmark(
         token, step5_tokens, lookup, burst, limited = load_server(
             step5, step5_token, server, clients, cheap
         )
+        if target == "run":
+            names = long_names(server, Path(stack.enter_context(tempfile.TemporaryDirectory())))
     step5_rate = statistics.mean(result.throughput for result in step5_tokens)
     limited_seconds = statistics.median(limited.latencies)
-    return {
+    found = {"long_names": names} if target == "run" else {}
+    if found:
+        names["limited_ms"] = names["limited"]["p50_ms"]
+        names["short_limited_ms"] = limited_seconds * 1000
+        names["refused_vs_limited"] = refused_seconds / (names["limited_ms"] / 1000)
+    return found | {
         "store": "redis" if workers > 1 else "memory",
         "token_authenticated": token.summary(),
         "user_lookup": lookup.summary(),
@@ -147,6 +189,16 @@ def targets(step6: dict, workers: int) -> list[dict]:
         ("refused password (401) / limit (429)", step6["refused_vs_limited"], ">= 100", 100),
     ]
     rows = [(name, value, target, value >= least) for name, value, target, least in found]
+    if names := step6.get("long_names"):
+        longest = 2 * names["short_limited_ms"] + 2  # twice a short name's, plus 2 ms
+        value = names["limited_ms"]
+        target = f"<= {longest:.1f}"
+        rows.append((f"429, {LONG_NAME:,}-char name (ms)", value, target, value <= longest))
+        value = names["refused_vs_limited"]
+        rows.append(("refused password / 429, long name", value, ">= 100", value >= 100))
+        if (grown := names["memory_mib"]) is not None:
+            what = f"MiB grown by {COUNTED_LONG_NAMES} long names"
+            rows.append((what, grown, "< 1.5", grown < 1.5))
     rows.append(
         ("let through before the 429s", burst, f"{LIMIT} to {most}", LIMIT <= burst <= most)
     )
@@ -168,3 +220,11 @@ def print_rows(step6: dict) -> None:
         f"  {burst['sent']} wrong passwords for one name, {burst['clients']} clients at once:"
         f" {burst['let_through']} verified (401), the rest 429 (the limit is {LIMIT})"
     )
+    if names := step6.get("long_names"):
+        grown = names["memory_mib"]
+        print(
+            f"  a 429 for a name of {LONG_NAME:,} characters: p50 {names['limited_ms']:.1f} ms"
+            f" (a short name: {names['short_limited_ms']:.1f} ms); {names['counted']} counted"
+            f" failures with such names grew the server by "
+            + ("(not measured)" if grown is None else f"{grown:.2f} MiB")
+        )

@@ -1,5 +1,7 @@
 """Who is calling: a username and password, with HTTP Basic authentication (RFC 7617)."""
 
+import functools
+
 from passlib.apps import custom_app_context as pwd_context
 from werkzeug.exceptions import BadRequest, Unauthorized
 
@@ -10,9 +12,15 @@ from .models import User, db
 
 auth = StrictBasicAuth(realm="Flask REST auth tutorial")
 
-# Verified when the username is unknown, so that such a request costs as much
-# as a wrong password and response times do not reveal which usernames exist.
-DUMMY_HASH = pwd_context.hash("a password that belongs to nobody")
+
+@functools.cache  # made once, by the first unknown name: a hash costs about a second
+def dummy_hash() -> str:
+    """A hash of nobody's password, by the context that hashes the users' passwords.
+
+    Verified when the username is unknown, so that such a request costs as much as a
+    wrong password and response times do not reveal which usernames exist.
+    """
+    return pwd_context.hash("a password that belongs to nobody")
 
 
 @auth.verify_password
@@ -25,7 +33,7 @@ def verify_password(username: str, password: str) -> User | None:
         return None  # registration refuses these, so no user can match
     user = db.session.scalar(db.select(User).filter_by(username=username))
     if user is None:
-        pwd_context.verify(password, DUMMY_HASH)
+        pwd_context.verify(password, dummy_hash())
         return None
     return user if user.verify_password(password) else None
 

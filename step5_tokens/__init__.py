@@ -11,7 +11,7 @@ from .api import api
 from .errors import database_unavailable, problem
 from .foreign_keys import enforce_foreign_keys
 from .headers import SafeRequest
-from .logs import mask_tokens_in_logs
+from .logs import escape_controls_in_logs, mask_tokens_in_logs
 from .models import create_tables, db
 from .settings import configure
 
@@ -22,15 +22,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.request_class = SafeRequest
     configure(app, test_config)
     mask_tokens_in_logs(app)
+    escape_controls_in_logs(app)
 
     db.init_app(app)
     with app.app_context():
         enforce_foreign_keys(db.engine)
         create_tables()
 
-    # A path with doubled slashes is a 404, like any path without a route. By default
-    # Werkzeug redirects it to the merged path: an HTML 308 whose Location takes its host
+    # Doubled slashes within a path are a 404, like any path without a route. By default
+    # Werkzeug redirects them to the merged path: an HTML 308 whose Location takes its host
     # from the Host header, and which a client follows with the same method and body.
+    # Slashes at the start count as one: the development server (Python's http.server)
+    # merges them before the app sees the path, and on gunicorn Werkzeug's router drops
+    # them, so //api/users/1 is /api/users/1 on both servers, with the same checks.
     app.url_map.merge_slashes = False
     app.register_error_handler(HTTPException, problem)
     app.register_error_handler(OperationalError, database_unavailable)

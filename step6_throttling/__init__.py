@@ -4,7 +4,6 @@ Flask's CLI finds create_app here: flask --app <folder> run.
 """
 
 from flask import Flask
-from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -13,8 +12,8 @@ from .api import api
 from .errors import database_unavailable, problem
 from .foreign_keys import enforce_foreign_keys
 from .headers import SafeRequest
-from .limits import limiter, rate_limited
-from .logs import mask_tokens_in_logs
+from .limits import limiter, windows
+from .logs import escape_controls_in_logs, mask_tokens_in_logs
 from .models import create_tables, db
 from .settings import configure
 
@@ -25,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.request_class = SafeRequest
     configure(app, test_config)
     mask_tokens_in_logs(app)
+    escape_controls_in_logs(app)
     if app.config["BEHIND_PROXY"]:  # only X-Forwarded-For: no header builds a URL
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=0)
 
@@ -33,13 +33,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         enforce_foreign_keys(db.engine)
         create_tables()
 
-    # A path with doubled slashes is a 404, like any path without a route. By default
-    # Werkzeug redirects it to the merged path: an HTML 308 whose Location takes its host
+    # Doubled slashes within a path are a 404, like any path without a route. By default
+    # Werkzeug redirects them to the merged path: an HTML 308 whose Location takes its host
     # from the Host header, and which a client follows with the same method and body.
+    # Slashes at the start count as one: the development server (Python's http.server)
+    # merges them before the app sees the path, and on gunicorn Werkzeug's router drops
+    # them, so //api/users/1 is /api/users/1 on both servers, with the same checks.
     app.url_map.merge_slashes = False
     app.register_error_handler(HTTPException, problem)
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_blueprint(api)
     limiter.init_app(app)
-    app.register_error_handler(RateLimitExceeded, rate_limited)
+    windows.init_app(app)
     return app

@@ -7,7 +7,7 @@ from werkzeug.exceptions import BadRequest, Conflict
 from .auth import auth, token_auth, token_or_password
 from .bodies import read_json
 from .credentials import prepare_credentials
-from .limits import limiter, registrations_per_address
+from .limits import limit_registrations
 from .models import Token, User, db, utc_now
 
 api = Blueprint("api", __name__)
@@ -21,7 +21,7 @@ def get_user(id: int):
 
 
 @api.post("/api/users")
-@limiter.limit(registrations_per_address, error_message="Too many registrations from your address")
+@limit_registrations
 def create_user():
     username, password = read_credentials()
     if db.session.scalar(db.select(User).filter_by(username=username)):

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, event, text
 pytest.register_assert_rewrite("tests.helpers")
 
 from tests.details import explain  # noqa: E402
-from tests.hashing import cheap_context, cheap_dummy_hash  # noqa: E402
+from tests.hashing import cheap_context  # noqa: E402
 from tests.helpers import PASSPHRASE, HashSpy, Step  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 
@@ -86,8 +86,8 @@ def step(request):
 @pytest.fixture
 def app(step, tmp_path, request, monkeypatch):
     if not request.node.get_closest_marker("real_cost"):
+        # The dummy hash of steps 4+ is made by this context too, when first needed.
         step.replace(monkeypatch, "pwd_context", cheap_context())
-        step.replace(monkeypatch, "DUMMY_HASH", cheap_dummy_hash())
     url = fresh_database_url(tmp_path)
     config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url}
     # Step 6 limits failed logins and registrations, which the tests of the steps before it

@@ -33,6 +33,11 @@ STEPS = (
     "step6_throttling",
 )
 PASSPHRASE = "correct-horse-battery-staple"
+# Every place where str.splitlines() ends a line (its documentation lists them; "\r\n" is
+# one); and other control characters, ESC among them, which begins what a terminal obeys. A
+# log line holds none of them as a client sent it (OWASP ASVS 5.0 V16.4.1).
+LINE_BREAKS = ["\r\n", "\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+OTHER_CONTROLS = ["\x00", "\t", "\x1b", "\x7f", "\x80", "\x9f"]
 
 
 def steps_from(first: int, until: int | None = None) -> list:
@@ -125,7 +130,7 @@ def modules_of(package) -> tuple:
 class Step:
     """A step package and its modules: `step.User` is found in whichever module defines it.
 
-    A test that replaces a name (`pwd_context`, `DUMMY_HASH`, `utc_now`) must replace it in
+    A test that replaces a name (`pwd_context`, `utc_now`) must replace it in
     every module that uses it, since each module imported its own reference: `replace`.
     """
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST_HASHING = Path(__file__).resolve().parent / "fast_hashing"
 
 
 def free_port() -> int:
@@ -59,8 +58,9 @@ class LiveServer:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
         env = {**inherited, "DATABASE_URL": self.database_url, "FLASK_RATELIMIT_ENABLED": "false"}
         env.update(self.extra_env)
-        path = [str(ROOT)] if self.real_cost else [str(FAST_HASHING), str(ROOT)]
-        env["PYTHONPATH"] = os.pathsep.join(path + [p for p in [env.get("PYTHONPATH")] if p])
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p]
+        )
         if sys.prefix != sys.base_prefix:  # make uses the virtualenv running the tests
             env["VIRTUAL_ENV"] = sys.prefix
         env.pop("MAKEFLAGS", None)
@@ -70,6 +70,8 @@ class LiveServer:
     def start(self, timeout: float = 60) -> "LiveServer":
         self.port = free_port()
         variables = {"STEP": str(self.step), "HOST": "127.0.0.1", "PORT": str(self.port)}
+        if not self.real_cost:  # the step's app, with PassLib's cheap test context
+            variables["APP_WRAPPER"] = "tests.hashing:cheap_app"
         command = ["make", "--no-print-directory", "-C", str(ROOT), self.target]
         command += [f"{k}={v}" for k, v in {**variables, **self.make_vars}.items()]
         with open(self.log_path, "ab") as log:
@@ -157,3 +159,13 @@ class RedisServer:
     def start(self) -> None:
         subprocess.run(["redis-server", self.conf], check=True, stdout=subprocess.DEVNULL)
         self.wait()
+
+    def signal(self, sig: int) -> None:
+        """SIGSTOP pauses the server: it still takes connections, and answers nothing, as a
+        stalled host or a network partition would. SIGCONT resumes it."""
+        pidfile = next(
+            line.split()[1]
+            for line in Path(self.conf).read_text().splitlines()
+            if line.startswith("pidfile ")
+        )
+        os.kill(int(Path(pidfile).read_text()), sig)

@@ -18,7 +18,7 @@ import requests
 
 from notebooks import which_step
 from tests.helpers import STEPS
-from tests.live import FAST_HASHING, ROOT, free_port
+from tests.live import ROOT, free_port
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -68,6 +68,12 @@ def test_notebook_is_committed_without_outputs_for_python3(number, name):
             assert cell.execution_count is None, f"cell {index} has an execution count"
 
 
+CHEAP_KERNEL = (
+    "from passlib.apps import custom_app_context; from tests.hashing import CHEAP_SETTINGS; "
+    "custom_app_context.load(CHEAP_SETTINGS)"
+)
+
+
 def notebook_client(notebook):
     from nbclient import NotebookClient
 
@@ -77,17 +83,21 @@ def notebook_client(notebook):
         timeout=60,  # per cell
         startup_timeout=120,  # a kernel can take long to start on a loaded machine
         resources={"metadata": {"path": str(NOTEBOOKS)}},  # the kernel's working folder
-        extra_arguments=["--InteractiveShell.colors=nocolor"],  # plain tracebacks in reports
+        extra_arguments=[
+            "--InteractiveShell.colors=nocolor",  # plain tracebacks in reports
+            # Before the first cell, as a fixture would: step 2's notebook hashes in the
+            # kernel, with the tests' cheap PassLib context (tests/hashing.py).
+            f"--IPKernelApp.exec_lines={CHEAP_KERNEL}",
+        ],
     )
 
 
 def kernel_environment(api_url: str, database_url: str | None = None) -> dict[str, str]:
     """What a learner's kernel has: no repository on PYTHONPATH (the environment's .pth file
     makes the steps importable), the server's address and, for steps 1 and 2, its database.
-    Only the cheap test hashing is on PYTHONPATH: step 2's notebook hashes in the kernel.
     """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DATABASE_URL")}
-    env.update(PYTHONPATH=str(FAST_HASHING), API_URL=api_url)
+    env.update(API_URL=api_url)
     if database_url:
         env["DATABASE_URL"] = database_url
     return env
@@ -146,7 +156,7 @@ def test_notebook_runs_against_a_copy_that_words_its_details_its_own_way(
     server = live_server(number, make_vars=workshop, env={"FLASK_RATELIMIT_ENABLED": "true"})
     assert "Refused. " in requests.get(f"{server.url}/api/users/0", timeout=10).json()["detail"]
     env = kernel_environment(server.url, server.database_url)
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])  # as make notebook
+    env["PYTHONPATH"] = str(tmp_path)  # as make notebook WORKSHOP=1
     notebook_client(read(name)).execute(env=env)
 
 

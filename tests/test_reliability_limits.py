@@ -7,6 +7,7 @@ runs the tests marked `redis`); `make test` skips them. The rules themselves are
 in-process in test_step6_throttling.py.
 """
 
+import contextlib
 import itertools
 import os
 import signal
@@ -105,22 +106,25 @@ def test_every_rule_holds_on_a_real_server(limited_server):
 
 
 class Load:
-    """Requests sent one after the other from a thread until stopped: a token and a wrong
-    password in turn, each for a new name. Keeps every status."""
+    """Requests of one kind, sent one after the other from a thread until stopped:
+    `send(number)` sends the number-th. Keeps each answer's status and seconds."""
 
-    def __init__(self, server, token):
-        self.server, self.token, self.statuses = server, token, []
+    def __init__(self, send):
+        self.send, self.answers = send, []
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run)
 
     def run(self):
-        bearer = {"Authorization": f"Bearer {self.token}"}
         for number in itertools.count():
             if self.stopping.is_set():
                 return
-            url = f"{self.server.url}/api/resource"
-            self.statuses.append(requests.get(url, headers=bearer, timeout=60).status_code)
-            self.statuses.append(login(self.server, f"load{number}").status_code)
+            start = time.monotonic()
+            status = self.send(number).status_code
+            self.answers.append((status, time.monotonic() - start))
+
+    @property
+    def statuses(self) -> list[int]:
+        return [status for status, _ in self.answers]
 
     def __enter__(self):
         self.thread.start()
@@ -131,9 +135,27 @@ class Load:
         self.thread.join()
 
 
+@contextlib.contextmanager
+def under_load(server, token):
+    """Yield three loads that run side by side: wrong passwords, each for a new name; the
+    token; and the public lookup, which no limit counts."""
+    bearer = {"Authorization": f"Bearer {token}"}
+    loads = {
+        "password": Load(lambda number: login(server, f"load{number}")),
+        "token": Load(
+            lambda _: requests.get(f"{server.url}/api/resource", headers=bearer, timeout=60)
+        ),
+        "public": Load(lambda _: requests.get(f"{server.url}/api/users/1", timeout=60)),
+    }
+    with contextlib.ExitStack() as stack:
+        for load in loads.values():
+            stack.enter_context(load)
+        yield loads
+
+
 def wait_for_requests(load, count, timeout=60):
-    deadline, start = time.monotonic() + timeout, len(load.statuses)
-    while len(load.statuses) < start + count:
+    deadline, start = time.monotonic() + timeout, len(load.answers)
+    while len(load.answers) < start + count:
         assert time.monotonic() < deadline, "the load stalled"
         time.sleep(0.05)
 
@@ -142,7 +164,21 @@ def counted_in_redis(redis_server, username) -> bool:
     return bool(redis_server.client().keys(f"*FAILED_LOGINS_PER_USERNAME/{username}/*"))
 
 
-def test_redis_stopped_and_started_again_under_load(live_server, redis_server):
+def shared_again(server, redis_server, within: float) -> float:
+    """Seconds until twenty wrong passwords in a row are counted in Redis (both workers,
+    most likely, count there again); fails after `within` seconds."""
+    start = time.monotonic()
+    in_a_row = 0
+    for number in itertools.count():
+        assert time.monotonic() - start < within, "the workers never used Redis again"
+        assert login(server, f"probe{number}").status_code == 401
+        in_a_row = in_a_row + 1 if counted_in_redis(redis_server, f"probe{number}") else 0
+        if in_a_row == 20:
+            return time.monotonic() - start
+
+
+def shared_server(live_server, redis_server):
+    """Step 6 under gunicorn with two workers sharing Redis, alice registered: (it, a token)."""
     env = {
         "FLASK_RATELIMIT_ENABLED": "true",
         "FLASK_RATELIMIT_STORAGE_URI": redis_server.url,
@@ -153,27 +189,88 @@ def test_redis_stopped_and_started_again_under_load(live_server, redis_server):
     token = login(server, "alice", PASSPHRASE, "/api/tokens").json()["access_token"]
     assert login(server, "alice").status_code == 401
     assert counted_in_redis(redis_server, "alice")
-    with Load(server, token) as load:
-        wait_for_requests(load, 10)
+    return server, token
+
+
+def store_warnings(server) -> list[str]:
+    """One line per worker that found Redis gone (the log holds no traceback: live_server)."""
+    return [line for line in server.log_text().splitlines() if "storage unreachable" in line]
+
+
+def test_redis_stopped_and_started_again_under_load(live_server, redis_server):
+    server, token = shared_server(live_server, redis_server)
+    with under_load(server, token) as loads:
+        wait_for_requests(loads["password"], 10)
         redis_server.stop()
-        wait_for_requests(load, 40)  # each worker finds Redis gone, some mid-request
+        wait_for_requests(loads["password"], 20)  # each worker finds Redis gone, some mid-request
         # The limits go on in each worker's memory.
         assert LIMIT <= at_once(server, "bob") <= 2 * LIMIT
         redis_server.start()  # empty, as a restarted Redis is
-        # Flask-Limiter tries Redis again after a growing pause (1, 2, 4 ... 32 s).
-        deadline, in_a_row = time.monotonic() + 90, 0
-        for number in itertools.count():
-            assert time.monotonic() < deadline, "the workers never used Redis again"
-            assert login(server, f"probe{number}").status_code == 401
-            in_a_row = in_a_row + 1 if counted_in_redis(redis_server, f"probe{number}") else 0
-            if in_a_row == 20:  # both workers, most likely, count in Redis again
-                break
-    assert load.statuses and max(load.statuses) < 500, sorted(set(load.statuses))
-    assert set(load.statuses[0::2]) == {200}  # the token worked all along
+        shared_again(server, redis_server, within=35)
+    for load in loads.values():
+        assert load.statuses and max(load.statuses) < 500, sorted(set(load.statuses))
+    assert set(loads["token"].statuses) == {200}  # the token worked all along
     assert LIMIT <= at_once(server, "carol") <= LIMIT + 1  # one count again, shared
-    # One line per worker that found Redis gone (the log holds no traceback: live_server).
-    warnings = [line for line in server.log_text().splitlines() if "storage unreachable" in line]
-    assert 1 <= len(warnings) <= 2, warnings
+    assert 1 <= len(store_warnings(server)) <= 2, store_warnings(server)
+
+
+STORE_TIME_LIMIT = 0.2  # seconds, for each call on the store: step 6's default
+
+
+def test_a_paused_redis_holds_no_request_longer_than_its_time_limit(live_server, redis_server):
+    server, token = shared_server(live_server, redis_server)
+    with under_load(server, token) as loads:
+        wait_for_requests(loads["password"], 10)
+        redis_server.signal(signal.SIGSTOP)  # takes connections, answers nothing
+        try:
+            for load in loads.values():
+                wait_for_requests(load, 20)
+        finally:
+            redis_server.signal(signal.SIGCONT)
+        shared_again(server, redis_server, within=35)
+    for kind, load in loads.items():
+        statuses = set(load.statuses)
+        assert statuses == ({401} if kind == "password" else {200}), (kind, statuses)
+        slowest = max(seconds for _, seconds in load.answers)
+        assert slowest <= STORE_TIME_LIMIT + 1, (kind, slowest)
+    assert 1 <= len(store_warnings(server)) <= 2, store_warnings(server)
+
+
+TWO_WINDOWS = "2 per 2 seconds; 3 per 5 seconds"
+
+
+@pytest.mark.parametrize("setting", ["REGISTRATIONS_PER_ADDRESS", "FAILED_LOGINS_PER_USERNAME"])
+def test_a_client_that_waits_retry_after_is_not_refused_by_any_window(
+    live_server, redis_server, setting
+):
+    env = {
+        "FLASK_RATELIMIT_ENABLED": "true",
+        "FLASK_RATELIMIT_STORAGE_URI": redis_server.url,
+        f"FLASK_{setting}": TWO_WINDOWS,
+    }
+    server = live_server(6, target="serve", make_vars={"WORKERS": "2"}, env=env)
+    names = (f"user{number}" for number in itertools.count())
+
+    def send():
+        if setting == "REGISTRATIONS_PER_ADDRESS":
+            return register_live(server, next(names))
+        return login(server, "alice")
+
+    waits = []
+    for _ in range(3):
+        for _ in range(3):  # until the next 429
+            response = send()
+            if response.status_code == 429:
+                break
+        assert_problem(response, 429)
+        seconds = int(response.headers["Retry-After"])
+        # A refused request takes no place in any window: the wait does not grow.
+        again = send()
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) <= seconds
+        time.sleep(seconds)
+        assert send().status_code in (201, 401)
+        waits.append(seconds)
+    assert max(waits) > 2  # the 5-second window made the client wait too
 
 
 def test_make_redis_serves_a_redis_that_keeps_nothing_on_disk(redis_server, tmp_path):

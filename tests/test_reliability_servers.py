@@ -152,7 +152,6 @@ def test_a_script_name_header_does_not_mount_the_app_under_a_prefix(shared_live_
     [("GET", "/api//users/1"), ("GET", "/api/users//1"), ("POST", "/api//users")],
 )
 def test_doubled_slashes_are_a_404_not_a_redirect(shared_live_server, method, target):
-    # (Leading slashes are another matter: Werkzeug's router drops them before matching.)
     register_live(shared_live_server, f"user{len(stored_users(shared_live_server.database_url))}")
     name = f"slashes{len(stored_users(shared_live_server.database_url))}"
     headers = [("Host", "evil.example"), JSON]
@@ -163,6 +162,23 @@ def test_doubled_slashes_are_a_404_not_a_redirect(shared_live_server, method, ta
     assert response_headers["Content-Type"] == "application/problem+json"
     assert "Location" not in response_headers
     assert name not in stored_users(shared_live_server.database_url)
+
+
+@pytest.mark.parametrize("leading", ["//", "///"])
+@pytest.mark.parametrize("target", ["{}api/users/1", "http://h{}api/users/1", "{}api/resource"])
+def test_slashes_at_the_start_count_as_one_on_both_servers(shared_live_server, leading, target):
+    """The development server (Python's http.server) merges them before the app sees the
+    path; gunicorn passes them on, and Werkzeug's router drops them: the same answer."""
+    if "resource" in target and shared_live_server.step < 4:
+        pytest.skip("GET /api/resource begins in step 4")
+    register_live(shared_live_server, "alice")
+    one = target.format("/").removeprefix("http://h")
+    status, headers, body = send(
+        shared_live_server, "GET", target.format(leading), [("Host", "h")]
+    )
+    assert (status, body) == send(shared_live_server, "GET", one, [("Host", "h")])[::2]
+    assert status in (200, 401), body  # the route, not a 404 or a redirect
+    assert "Location" not in headers
 
 
 def test_the_location_resolves_against_the_request_url_to_the_user(shared_live_server):

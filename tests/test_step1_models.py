@@ -4,15 +4,25 @@ These tests run against step 1 and against every later step.
 """
 
 import contextlib
+import logging
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateTable
 
-from tests.helpers import assert_problem, delete_user, sqlite_lock, steps_from, stops_the_start
+from tests.helpers import (
+    LINE_BREAKS,
+    OTHER_CONTROLS,
+    assert_problem,
+    delete_user,
+    sqlite_lock,
+    steps_from,
+    stops_the_start,
+)
 
 pytestmark = pytest.mark.parametrize("step", steps_from(1), indirect=True)
 
@@ -56,6 +66,18 @@ def test_a_path_with_doubled_slashes_is_404_not_a_redirect(client, add_user, pat
     assert "Location" not in response.headers
 
 
+# Leading slashes are one slash on both servers: the development server merges them before
+# the app sees the path (tests/test_reliability_servers.py), and gunicorn passes them on in
+# PATH_INFO, as here, where Werkzeug's router drops them.
+@pytest.mark.parametrize("leading", ["//", "///"])
+def test_slashes_at_the_start_count_as_one(client, add_user, leading):
+    user_id = add_user("alice")
+    response = client.get("/", environ_overrides={"PATH_INFO": f"{leading}api/users/{user_id}"})
+    assert response.status_code == 200
+    assert response.get_json() == {"id": user_id, "username": "alice"}
+    assert_problem(client.get("/", environ_overrides={"PATH_INFO": f"{leading}api//users/1"}), 404)
+
+
 def test_unknown_route_is_404_problem(client):
     assert_problem(client.get("/no/such/page"), 404)
 
@@ -70,6 +92,52 @@ def test_unexpected_error_is_500_problem_without_traceback(app, client):
     body = assert_problem(client.get("/boom"), 500)
     assert "secret internals" not in str(body)
     assert "Traceback" not in str(body)
+
+
+# No request can forge a log line: what a client sends is written escaped, on one line.
+# (tests/test_reliability_logs.py sends it to both servers.)
+
+
+def one_line_each(records) -> list[str]:
+    messages = [record.getMessage() for record in records]
+    for message in messages:
+        assert message.splitlines() == [message], message
+        assert not any(character in message for character in LINE_BREAKS + OTHER_CONTROLS)
+    return messages
+
+
+@pytest.mark.parametrize("name", ["app", "gunicorn.error", "gunicorn.access"])
+def test_a_log_record_is_one_line_whatever_a_client_sent(app, caplog, name):
+    logger = app.logger if name == "app" else logging.getLogger(name)
+    for character in LINE_BREAKS + OTHER_CONTROLS:
+        logger.warning('"GET /api/users/%s HTTP/1.1" 404', f"1{character}forged")
+        # gunicorn's access log takes its fields from a dict: the username, the user agent...
+        logger.warning('%(u)s "%(a)s"', {"u": f"a{character}forged", "a": f"b{character}forged"})
+    messages = one_line_each(caplog.records)
+    assert len(messages) == 2 * len(LINE_BREAKS + OTHER_CONTROLS)
+    assert all("forged" in message for message in messages)
+    assert "1\\x0d\\x0aforged" in messages[0] and "1\\u2028forged" in "".join(messages)
+
+
+def test_werkzeug_request_lines_get_the_separators_it_leaves_escaped(app, caplog):
+    # Werkzeug escapes every control character of the request line it logs itself.
+    for character in ("\u2028", "\u2029"):
+        logging.getLogger("werkzeug").warning('"GET /api/users/%s HTTP/1.1" 404', f"1{character}x")
+    assert one_line_each(caplog.records)[0].endswith('"GET /api/users/1\\u2028x HTTP/1.1" 404')
+
+
+def test_the_path_of_a_failed_request_is_one_line_in_the_apps_log(app, client, caplog):
+    app.testing = False  # let Flask handle and log the exception as in production
+
+    @app.before_request
+    def fail():
+        raise RuntimeError("internals")
+
+    for character in LINE_BREAKS + OTHER_CONTROLS:
+        assert client.get(f"/api/users/1{quote(character)}forged").status_code == 500
+    messages = one_line_each(caplog.records)
+    assert len(messages) == len(LINE_BREAKS + OTHER_CONTROLS)
+    assert all(message.startswith("Exception on /api/users/1") for message in messages)
 
 
 def test_user_table_columns(app, step):

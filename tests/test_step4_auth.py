@@ -1,7 +1,12 @@
 """Step 4: GET /api/resource behind HTTP Basic authentication."""
 
 import base64
+import json
+import os
+import pathlib
 import re
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -55,24 +60,70 @@ def test_unknown_user_is_401(client, alice):
     assert_unauthorized(client.get("/api/resource", headers=basic_auth("bob", PASSPHRASE)))
 
 
-def test_unknown_user_costs_one_verification_against_the_dummy_hash(client, alice, step, spy):
-    assert_unauthorized(client.get("/api/resource", headers=basic_auth("bob", PASSPHRASE)))
-    assert spy.verified == [step.DUMMY_HASH]
+def stored_hash(app, step, username: str) -> str:
+    with app.app_context():
+        return step.db.session.scalar(
+            step.db.select(step.User.password_hash).filter_by(username=username)
+        )
 
 
-def test_wrong_password_costs_one_verification_against_the_users_hash(client, alice, step, spy):
+def test_unknown_user_costs_one_verification_against_the_dummy_hash(client, alice, app, step, spy):
+    for _ in range(2):  # the same hash each time: made once, when first needed
+        assert_unauthorized(client.get("/api/resource", headers=basic_auth("bob", PASSPHRASE)))
+    (dummy, again) = spy.verified
+    assert dummy == again != stored_hash(app, step, "alice")
+    assert spy.context.identify(dummy) == "sha512_crypt"  # by the context users' hashes use
+
+
+def test_wrong_password_costs_one_verification_against_the_users_hash(
+    client, alice, app, step, spy
+):
     client.get("/api/resource", headers=basic_auth("alice", "wrong-" + PASSPHRASE))
-    assert len(spy.verified) == 1
-    assert spy.verified != [step.DUMMY_HASH]
+    assert spy.verified == [stored_hash(app, step, "alice")]
 
 
-def test_dummy_hash_uses_the_same_context_at_the_default_cost(step):
-    # Imported module state, before any test swaps in the cheap context.
+# Run in a fresh interpreter: importing the step (and each of its modules) records every
+# hash PassLib makes, then an unknown name logs in and the hash it is verified against is
+# printed (not verified: the test needs its cost, not its answer). In the tests' process,
+# the step hashes with the tests' cheap context, not its own.
+FRESH_IMPORT = """
+import base64, importlib, json, pkgutil, sys, tempfile
+from passlib.context import CryptContext
+made, verified = [], []
+hash = CryptContext.hash
+CryptContext.hash = lambda self, secret, **kw: made.append(secret) or hash(self, secret, **kw)
+CryptContext.verify = lambda self, secret, h, **kw: verified.append(h) or False  # a second less
+package = importlib.import_module(sys.argv[1])
+for module in pkgutil.iter_modules(package.__path__):
+    importlib.import_module(f"{package.__name__}.{module.name}")
+at_import = list(made)
+url = f"sqlite:///{tempfile.mkdtemp()}/fresh.sqlite"
+config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False}
+basic = "Basic " + base64.b64encode(b"nobody:correct-horse-battery-staple").decode()
+client = package.create_app(config).test_client()
+status = client.get("/api/resource", headers={"Authorization": basic}).status_code
+print(json.dumps({"at_import": at_import, "status": status, "verified": verified}))
+"""
+
+
+@pytest.mark.real_cost
+def test_importing_computes_no_hash_and_the_dummy_hash_has_the_default_cost(step):
     from passlib.apps import custom_app_context
 
-    assert custom_app_context.identify(step.DUMMY_HASH) == "sha512_crypt"
+    folder = pathlib.Path(step.modules[0].__file__).parent.parent  # the solutions or STEPS_ROOT
+    env = {**os.environ, "PYTHONPATH": str(folder)}
+    env = {name: value for name, value in env.items() if not name.startswith("FLASK_")}
+    command = [sys.executable, "-c", FRESH_IMPORT, step.name]
+    result = subprocess.run(
+        command, cwd=folder, env=env, capture_output=True, text=True, check=True
+    )
+    fresh = json.loads(result.stdout.splitlines()[-1])
+    assert fresh["at_import"] == []  # a hash costs a second: made when first needed
+    assert fresh["status"] == 401
+    (dummy,) = fresh["verified"]
     rounds = custom_app_context.handler().default_rounds
-    assert step.DUMMY_HASH.startswith(f"$6$rounds={rounds}$")
+    assert custom_app_context.identify(dummy) == "sha512_crypt"
+    assert dummy.startswith(f"$6$rounds={rounds}$")
 
 
 @pytest.mark.parametrize(
@@ -221,10 +272,11 @@ def test_a_fullwidth_spelling_logs_in_as_the_plain_name(client, alice, sent):
     assert response.get_json() == {"data": "Hello, alice!"}
 
 
-def test_the_fullwidth_spelling_keeps_its_case(client, alice, step, spy):
+def test_the_fullwidth_spelling_keeps_its_case(client, alice, app, step, spy):
     # "Ａｌｉｃｅ" is prepared to "Alice": another name, unknown here.
     assert_unauthorized(client.get("/api/resource", headers=basic_auth("Ａｌｉｃｅ", PASSPHRASE)))
-    assert spy.verified == [step.DUMMY_HASH]
+    (verified,) = spy.verified
+    assert verified != stored_hash(app, step, "alice")  # the dummy hash
 
 
 @pytest.mark.parametrize("form", ["NFC", "NFD"])

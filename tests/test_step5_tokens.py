@@ -14,6 +14,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from tests.helpers import (
+    LINE_BREAKS,
     PASSPHRASE,
     assert_problem,
     basic_auth,
@@ -496,3 +497,26 @@ def test_the_logs_mask_a_token_in_a_message_and_a_traceback(app, step, caplog, s
     assert caplog.text.count("fra_[masked]") == 5
     assert written not in caplog.text
     assert token[4:24] not in caplog.text
+
+
+@pytest.mark.parametrize("character", [*LINE_BREAKS, "\x1b"], ids=repr)
+def test_a_token_beside_a_line_break_is_masked_and_the_line_kept_whole(app, caplog, character):
+    """The token is masked in what the client sent, then the rest escaped: neither undoes
+    the other, whichever side of the token the line break stands."""
+    token = "fra_" + "Tq9-x_" * 7 + "Z"
+    loggers = [
+        app.logger,
+        logging.getLogger("gunicorn.error"),
+        logging.getLogger("gunicorn.access"),
+    ]
+    if character in ("\u2028", "\u2029"):  # Werkzeug escapes the others itself
+        loggers.append(logging.getLogger("werkzeug"))
+    for written in (f"{token}{character}forged", f"forged{character}{token}"):
+        for logger in loggers:
+            logger.warning('"GET /api/resource?access_token=%s HTTP/1.1" 401', written)
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2 * len(loggers)
+    for message in messages:
+        assert message.splitlines() == [message]
+        assert "fra_[masked]" in message and "forged" in message
+        assert token[4:24] not in message

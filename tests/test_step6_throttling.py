@@ -65,6 +65,10 @@ def test_the_limits_are_settings_with_these_defaults(app):
     assert app.config.get("REGISTRATIONS_PER_ADDRESS") == "20 per hour"
     assert app.config.get("RATELIMIT_STRATEGY") == "moving-window"
     assert app.config.get("RATELIMIT_STORAGE_URI") == "memory://"
+    # A store that does not answer holds no request long (redis-py's options: seconds).
+    options = app.config.get("RATELIMIT_STORAGE_OPTIONS")
+    assert 0 < options["socket_connect_timeout"] < 1 and 0 < options["socket_timeout"] < 1
+    assert options["retry"] is None  # redis-py retries three times by default, with pauses
 
 
 def test_the_eleventh_wrong_password_for_a_name_is_a_429_with_retry_after(client, add_user):
@@ -272,8 +276,11 @@ def test_the_day_limit_holds_after_the_ten_minute_windows_have_passed(
         fail(client, "alice", 10)
         waits.append(assert_limited(guess(client, "alice"), "for this username"))
         clock.now += 601
+    # The clock stands still: each ten-minute window has room again 600 s after its oldest
+    # failure, and a retry succeeds in the first whole second after that (limits counts a
+    # failure exactly 600 s old as still in the window).
     # The 100th failure fills both windows: Retry-After waits for the one that frees last.
-    assert max(waits[:-1]) <= 600 < waits[-1]
+    assert set(waits[:-1]) == {601} and waits[-1] > 601
     seconds = assert_limited(guess(client, "alice", PASSPHRASE), "for this username")
     assert seconds > 600  # the day limit answers, not the ten-minute one
 
@@ -304,8 +311,11 @@ def test_the_limits_and_their_store_are_read_from_flask_variables(step, monkeypa
     monkeypatch.setenv("FLASK_FAILED_LOGINS_PER_USERNAME", "3 per minute")
     monkeypatch.setenv("FLASK_RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
     monkeypatch.setenv("FLASK_RATELIMIT_ENABLED", "false")
+    options = '{"socket_connect_timeout": 0.5, "socket_timeout": 0.5, "retry": null}'
+    monkeypatch.setenv("FLASK_RATELIMIT_STORAGE_OPTIONS", options)
     app = Flask(step.modules[0].__name__)
     step.configure(app)
+    assert app.config["RATELIMIT_STORAGE_OPTIONS"]["socket_timeout"] == 0.5
     assert app.config["FAILED_LOGINS_PER_USERNAME"] == "3 per minute"
     assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379"
     assert app.config["RATELIMIT_ENABLED"] is False
@@ -378,33 +388,177 @@ def test_a_guess_for_one_name_does_not_wait_for_a_hash_of_another(
     assert waited == [True]
 
 
+class Store:
+    """Counts the calls on the limiter's store (limits' Storage) and fails those named in
+    `failing` with the error the store raises (for Redis, RedisError): a store that does
+    not answer in time."""
+
+    METHODS = ("acquire_entry", "get_moving_window", "incr", "get", "clear", "check", "reset")
+
+    def __init__(self, storage, monkeypatch):
+        self.calls, self.failing, self.error = [], set(), storage.base_exceptions
+        for name in self.METHODS:
+            monkeypatch.setattr(storage, name, self.wrap(name, getattr(storage, name)))
+
+    def wrap(self, name, method):
+        def called(*arguments, **options):
+            self.calls.append(name)
+            if name in self.failing:
+                raise self.error("the store does not answer")
+            return method(*arguments, **options)
+
+        return called
+
+
+@pytest.fixture
+def store(step, monkeypatch):
+    return Store(step.limiter.storage, monkeypatch)
+
+
+@pytest.fixture
+def clock(step, monkeypatch):
+    """The time where the moving windows and the limits read it, standing still until moved."""
+    clock = Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    step.replace(monkeypatch, "time", clock)
+    return clock
+
+
+def store_warnings(caplog) -> list:
+    """The store's warning lines in the log: one line each, with no traceback."""
+    found = [r for r in caplog.records if "storage unreachable" in r.getMessage()]
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in found)
+    return found
+
+
 def test_a_store_that_fails_between_the_check_and_the_count_falls_back_to_memory(
-    app, client, add_user, step, monkeypatch, caplog
+    client, add_user, store, caplog
 ):
     """Redis going away in the middle of a request: no 500, one line in the log, and the
     failures go on being counted in the process's memory."""
-    limiter = step.limiter
-    monkeypatch.setattr(limiter, "_storage_dead", False)
-    shared, down = limiter._limiter, []
-    error = limiter.storage.base_exceptions  # what the store raises: for Redis, RedisError
-
-    def checked_then_down(item, *keys, **options):
-        if down:
-            raise error("the store went away")
-        down.append(True)  # answers this check, then is gone
-        return type(shared).test(shared, item, *keys, **options)
-
-    def unreachable(*arguments, **options):
-        raise error("the store went away")
-
-    monkeypatch.setattr(shared, "test", checked_then_down)
-    monkeypatch.setattr(shared, "hit", unreachable)
-    monkeypatch.setattr(shared, "get_window_stats", unreachable)
-    monkeypatch.setattr(limiter.storage, "check", lambda: not down)
     add_user("alice")
+    store.failing = {"acquire_entry"}  # the checks answer, the counting does not
     with caplog.at_level(logging.WARNING):
         fail(client, "alice", 10)
         assert_limited(guess(client, "alice"), "for this username")
-    warnings = [r for r in caplog.records if "storage unreachable" in r.getMessage()]
-    assert len(warnings) == 1
-    assert warnings[0].exc_info is None and "\n" not in warnings[0].getMessage()
+    assert len(store_warnings(caplog)) == 1
+
+
+def test_the_first_store_call_that_fails_moves_the_request_and_the_process_to_memory(
+    client, add_user, store, step, clock, caplog
+):
+    add_user("alice")
+    store.failing = set(Store.METHODS)
+    with caplog.at_level(logging.WARNING):
+        assert guess(client, "alice").status_code == 401
+        assert store.calls == ["get_moving_window"]  # one call waited for, none after it
+        fail(client, "alice", 8)  # nine failures, counted in memory
+        assert store.calls == ["get_moving_window"]  # the process does not ask again at once
+        clock.now += step.Windows.RETRY
+        assert guess(client, "alice").status_code == 401  # asked again: still away
+        assert store.calls == ["get_moving_window"] * 2
+        assert_limited(guess(client, "alice"), "for this username")  # ten, in memory
+        store.failing = set()
+        clock.now += step.Windows.RETRY
+        # The store answers again, and is used again: it never saw alice's failures.
+        assert guess(client, "alice").status_code == 401
+        assert "acquire_entry" in store.calls
+    assert len(store_warnings(caplog)) == 1  # when the store went away, not each time asked
+
+
+@pytest.mark.parametrize("store_away", [False, True], ids=["store-answers", "store-away"])
+def test_requests_that_no_limit_counts_make_no_call_on_the_store(
+    client, add_user, store, step, clock, store_away
+):
+    add_user("alice")
+    token = guess(client, "alice", PASSPHRASE, route="/api/tokens").json["access_token"]
+    if store_away:  # a password request found it away, long enough ago to try it again
+        store.failing = set(Store.METHODS)
+        assert guess(client, "alice").status_code == 401
+        clock.now += step.Windows.RETRY
+    store.calls.clear()
+    bearer = {"Authorization": f"Bearer {token}"}
+    responses = [
+        client.get("/api/resource", headers=bearer),
+        client.get("/api/users/1"),
+        client.options("/api/resource"),
+        client.options("/api/users"),
+        client.get("/api/resource"),  # no credentials
+        client.delete("/api/tokens", headers=bearer),
+    ]
+    assert [response.status_code for response in responses] == [200, 200, 200, 200, 401, 204]
+    assert store.calls == []
+    assert guess(client, "alice").status_code == 401
+    assert store.calls  # a password is counted: it does call the store
+
+
+# Two windows of a few seconds, as FLASK_<SETTING> would set them.
+TWO_WINDOWS = "2 per 4 seconds; 3 per 10 seconds"
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["REGISTRATIONS_PER_ADDRESS", "FAILED_LOGINS_PER_USERNAME", "FAILED_LOGINS_PER_ADDRESS"],
+)
+def test_after_waiting_retry_after_a_retry_is_not_refused_by_any_window(
+    another_app, clock, setting
+):
+    client = another_app(**{setting: TWO_WINDOWS}).test_client()
+    names = (f"user{number}" for number in range(1000))
+
+    def send():
+        if setting == "REGISTRATIONS_PER_ADDRESS":
+            return register(client, next(names))
+        return guess(client, "alice" if setting == "FAILED_LOGINS_PER_USERNAME" else next(names))
+
+    waits = []
+    for _ in range(6):
+        for _ in range(4):  # until the next 429
+            response = send()
+            if response.status_code == 429:
+                break
+        seconds = assert_limited(response, "")
+        # A refused request takes no place in any window: the wait stays the same.
+        assert [assert_limited(send(), "") for _ in range(3)] == [seconds] * 3
+        clock.now += seconds
+        assert send().status_code != 429
+        waits.append(seconds)
+    assert max(waits) > 5  # the 10-second window made the client wait too, not only the 4
+
+
+def test_a_name_longer_than_any_accounts_is_counted_unprepared_under_one_key(
+    client, step, monkeypatch
+):
+    prepared = []
+    prepare = step.prepare
+
+    def counting(field, value, *options):
+        prepared.append(len(value))
+        return prepare(field, value, *options)
+
+    step.replace(monkeypatch, "prepare", counting)
+    for number in range(10):  # another name each time: 129 to 8,000 characters
+        assert guess(client, "x" * 120 + str(number) * (9 + number * 800)).status_code == 401
+    prepared.clear()
+    assert_limited(guess(client, "y" * 8000), "for this username")
+    assert prepared == []  # nothing in proportion to the name before the 429
+    keys = [key for key in step.limiter.storage.events if "PER_USERNAME" in key]
+    assert len({key.split("/")[2] for key in keys}) == 1  # one name for all, in each window
+    assert max(len(key) for key in keys) < 100  # whatever the length of the names sent
+
+
+@pytest.mark.parametrize(
+    "sent, stored",
+    [
+        ("e\u0301" * 32, "\u00e9" * 32),  # 64 code points, 32 once composed (NFC)
+        ("\u03b1\u0313\u0301\u0345" * 32, "\u1f84" * 32),  # 128 code points: four to one
+    ],
+    ids=["two-code-points-to-one", "four-code-points-to-one"],
+)
+def test_a_long_spelling_of_an_accounts_name_counts_for_the_account(
+    client, add_user, sent, stored
+):
+    add_user(stored)
+    fail(client, stored, 5)
+    fail(client, sent, 5)
+    assert_limited(guess(client, stored, PASSPHRASE), "for this username")
