@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter
 from .auth import auth, token_auth, token_or_password
 from .bodies import read_json
 from .credentials import prepare_credentials
-from .limits import limiter, registrations_per_address
+from .limits import limit_registrations
 from .models import Token, User, db, utc_now
 from .permissions import admins, allow, any_user, anyone, own_account_or_admin
 
@@ -26,7 +26,7 @@ def get_user(id: int):
 
 
 @api.post("/api/users")
-@limiter.limit(registrations_per_address, error_message="Too many registrations from your address")
+@limit_registrations
 @allow(anyone)
 def create_user():
     username, password = read_credentials()

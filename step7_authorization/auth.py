@@ -1,5 +1,7 @@
 """Who is calling: a username and password (HTTP Basic), or a bearer token (RFC 6750)."""
 
+import functools
+
 from passlib.apps import custom_app_context as pwd_context
 from werkzeug.exceptions import BadRequest, Unauthorized
 
@@ -11,9 +13,15 @@ from .models import Token, User, db, utc_now
 
 auth = StrictBasicAuth(realm="Flask REST auth tutorial")
 
-# Verified when the username is unknown, so that such a request costs as much
-# as a wrong password and response times do not reveal which usernames exist.
-DUMMY_HASH = pwd_context.hash("a password that belongs to nobody")
+
+@functools.cache  # made once, by the first unknown name: a hash costs about a second
+def dummy_hash() -> str:
+    """A hash of nobody's password, by the context that hashes the users' passwords.
+
+    Verified when the username is unknown, so that such a request costs as much as a
+    wrong password and response times do not reveal which usernames exist.
+    """
+    return pwd_context.hash("a password that belongs to nobody")
 
 
 @auth.verify_password
@@ -27,7 +35,7 @@ def verify_password(username: str, password: str) -> User | None:
         return None  # registration refuses these, so no user can match
     user = db.session.scalar(db.select(User).filter_by(username=username))
     if user is None:
-        pwd_context.verify(password, DUMMY_HASH)
+        pwd_context.verify(password, dummy_hash())
         return None
     return user if user.verify_password(password) else None
 

@@ -2,14 +2,16 @@
 guesses checked but not counted yet, and the process's memory while the store is away."""
 
 import ipaddress
-import logging
 import threading
+import time
 from collections import Counter
 from contextlib import contextmanager
 
-from flask import request
-from flask.logging import default_handler
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
+from limits import WindowStats
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 
 def client_address() -> str:
@@ -63,20 +65,45 @@ def no_longer_pending(windows: set) -> None:
                 del PENDING[keys]
 
 
-# Flask-Limiter logs to a logger with no handler: its warning that the store is unreachable
-# would go nowhere. It goes to the app's log instead, one line each.
-logging.getLogger("flask-limiter").addHandler(default_handler)
+class Windows:
+    """The moving windows of `limits`, counted in the limiter's store, or in this process's
+    memory while the store does not answer (Redis away, or too slow: settings.py).
 
-
-def window(limiter: Limiter, method: str, item, *keys, **options):
-    """Call the limiter's strategy (test, hit or get_window_stats) on moving window `item`.
-
-    Flask-Limiter counts in memory when the store fails in its own checks; a store that
-    fails in the middle of a request, between its check and its count, is handled here.
+    The first call that fails moves the rest of its request to memory, and the process
+    tries the store again after RETRY seconds. Only the counted requests call it.
     """
-    try:
-        return getattr(limiter.limiter, method)(item, *keys, **options)
-    except limiter.storage.base_exceptions:  # for Redis, RedisError: it cannot be reached
-        limiter.logger.warning("Rate limit storage unreachable - counting in memory")
-        limiter._storage_dead = True  # Flask-Limiter's own switch: it turns it back itself
-        return getattr(limiter.limiter, method)(item, *keys, **options)
+
+    RETRY = 10  # seconds
+
+    def __init__(self, limiter: Limiter):
+        self.limiter = limiter
+
+    def init_app(self, app: Flask) -> None:
+        self.memory = MovingWindowRateLimiter(MemoryStorage())
+        self.down_until = None  # a time.time() value, while the store is not tried
+
+    def counted(self, use):
+        """use(strategy), with the store's strategy, or the memory's when it does not answer."""
+        if not g.get("store_down") and (self.down_until or 0) <= time.time():
+            try:
+                answer = use(self.limiter.limiter)
+            except self.limiter.storage.base_exceptions:  # for Redis, RedisError
+                if self.down_until is None:  # one line, when the store goes away
+                    current_app.logger.warning(
+                        "Rate limit storage unreachable - counting in memory"
+                    )
+                self.down_until = time.time() + self.RETRY
+            else:
+                self.down_until = None
+                return answer
+        g.store_down = True
+        return use(self.memory)
+
+    def test(self, item, *keys, cost: int = 1) -> bool:
+        return self.counted(lambda strategy: strategy.test(item, *keys, cost=cost))
+
+    def hit(self, item, *keys) -> bool:
+        return self.counted(lambda strategy: strategy.hit(item, *keys))
+
+    def get_window_stats(self, item, *keys) -> WindowStats:
+        return self.counted(lambda strategy: strategy.get_window_stats(item, *keys))

@@ -1,68 +1,86 @@
-"""Throttling with Flask-Limiter: failed logins per username and per address, and
-registrations per address, counted in moving windows (settings.py sets the limits)."""
+"""Throttling with Flask-Limiter and `limits`: failed logins per username and per address,
+and registrations per address, counted in moving windows (settings.py sets the limits)."""
 
 import math
 import time
 from functools import wraps
 
 from flask import current_app, request
-from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter import Limiter
 from limits import parse_many
 from werkzeug.exceptions import BadRequest, TooManyRequests
 
-from .counts import CHECKS, PENDING, client_address, no_longer_pending, one_at_a_time, window
+from .counts import CHECKS, PENDING, Windows, client_address, no_longer_pending, one_at_a_time
 from .credentials import prepare
-from .errors import problem
 
-# Its settings are RATELIMIT_* in settings.py; create_app calls limiter.init_app(app).
+# Its settings are RATELIMIT_* in settings.py: create_app calls limiter.init_app(app), which
+# makes the store and its moving-window strategy, then windows.init_app(app).
 limiter = Limiter(client_address)
+windows = Windows(limiter)
 
-
-def registrations_per_address() -> str:
-    return current_app.config["REGISTRATIONS_PER_ADDRESS"]
+# NFC composes at most four code points into one (U+1FAF, say), so a longer name can never
+# prepare to an account's 32 characters: such names are counted together, unprepared.
+LONGEST_NAME = 4 * 32
+TOO_LONG = "(longer than any account's name)"
 
 
 def too_many(what: str, reset_at: float) -> TooManyRequests:
-    """A 429 that says what is limited and, in seconds, when to try again (RFC 6585 §4)."""
-    seconds = max(1, math.ceil(reset_at - time.time()))
+    """A 429 that says what is limited and, in seconds, when a retry can succeed (RFC 6585
+    §4): the first whole second after `reset_at`, when each full window has room again."""
+    seconds = max(1, math.floor(reset_at - time.time()) + 1)
     return TooManyRequests(f"{what}. Try again in {seconds} seconds.", retry_after=seconds)
-
-
-def rate_limited(error: RateLimitExceeded):
-    """Flask-Limiter's 429 (registrations), with Retry-After and problem details."""
-    return problem(too_many(error.description, limiter.current_limit.window.reset_time))
 
 
 def username_key(username: str) -> str:
     """The name as registration stores it (RFC 8265): "ａｌｉｃｅ" counts as "alice"."""
+    if len(username) > LONGEST_NAME:  # no work in proportion to its length
+        return TOO_LONG
     try:
         return prepare("username", username, "UsernameCasePreserved", 1, 32)
     except BadRequest:  # no account can have it: counted as sent
         return username
 
 
-def failure_windows(username: str):
-    """Each moving window a refused password counts in: (window, its keys, whose count)."""
-    for setting, whose, key in (
-        ("FAILED_LOGINS_PER_USERNAME", "for this username", username_key(username)),
-        ("FAILED_LOGINS_PER_ADDRESS", "from your address", client_address()),
-    ):
-        for item in parse_many(current_app.config[setting]):
-            yield item, (setting, key), whose
+def windows_of(setting: str, key: str, whose: str):
+    """Each moving window of a setting: (window, its keys, whose count it is)."""
+    for item in parse_many(current_app.config[setting]):
+        yield item, (setting, key), whose
 
 
 def full_windows(counted: list) -> list:
-    """The windows that one more failure would overfill, counting the pending guesses as
+    """The windows that one more request would overfill, counting the pending guesses as
     failures: (when each has room again, as a time.time() value, whose count it is)."""
     full = []
     for item, keys, whose in counted:
-        if window(limiter, "test", item, *keys, cost=1 + PENDING[keys]):
+        if windows.test(item, *keys, cost=1 + PENDING[keys]):
             continue
-        if window(limiter, "test", item, *keys):  # only guesses still running fill it
-            full.append((time.time() + 1, whose))
+        if windows.test(item, *keys):  # only guesses still running fill it
+            full.append((time.time(), whose))  # room again once they are answered
         else:
-            full.append((window(limiter, "get_window_stats", item, *keys).reset_time, whose))
+            full.append((windows.get_window_stats(item, *keys).reset_time, whose))
     return full
+
+
+def limit_registrations(view):
+    """Wrap a route: a 429 while the client's address is over REGISTRATIONS_PER_ADDRESS;
+    any other request counts in each of its windows, whatever its answer."""
+
+    @wraps(view)
+    def limited(*args, **kwargs):
+        if current_app.config["RATELIMIT_ENABLED"]:
+            address = client_address()
+            counted = list(windows_of("REGISTRATIONS_PER_ADDRESS", address, "from your address"))
+            with CHECKS:  # every window is checked, then counted: a 429 takes no place
+                full = full_windows(counted)
+                if not full:
+                    for item, keys, _ in counted:
+                        windows.hit(item, *keys)
+            if full:  # retry once every full window has room again
+                reset_at, whose = max(full)
+                raise too_many(f"Too many registrations {whose}", reset_at)
+        return view(*args, **kwargs)
+
+    return limited
 
 
 def limit_failures(verify_password):
@@ -75,27 +93,29 @@ def limit_failures(verify_password):
         enabled = current_app.config["RATELIMIT_ENABLED"]
         if credentials is None or credentials.type != "basic" or not enabled:
             return verify_password(username, password)  # no password sent: not an attempt
-        counted = list(failure_windows(username))
-        windows = {keys for _, keys, _ in counted}
+        name = username_key(username)
+        counted = list(windows_of("FAILED_LOGINS_PER_USERNAME", name, "for this username"))
+        counted += windows_of("FAILED_LOGINS_PER_ADDRESS", client_address(), "from your address")
+        keys = {keys for _, keys, _ in counted}
         # Checked, verified and counted one guess per name at a time (counts.py): at
         # once, twenty guesses would all pass the check before the first is counted.
-        with one_at_a_time(username_key(username)):
+        with one_at_a_time(name):
             # Guesses for other names, from the same address, run at once: a check counts
             # those that passed theirs and are not counted yet (pending) as failures.
             with CHECKS:
                 full = full_windows(counted)
                 if not full:
-                    PENDING.update(windows)
+                    PENDING.update(keys)
             if full:  # retry once every full window has room again
                 reset_at, whose = max(full)
                 raise too_many(f"Too many failed logins {whose}", reset_at)
             try:
                 user = verify_password(username, password)
                 if user is None:
-                    for item, keys, _ in counted:
-                        window(limiter, "hit", item, *keys)
+                    for item, window_keys, _ in counted:
+                        windows.hit(item, *window_keys)
             finally:
-                no_longer_pending(windows)
+                no_longer_pending(keys)
         return user
 
     return checked

@@ -26,7 +26,14 @@ def configure(app: Flask, test_config: dict | None = None) -> None:
         # memory:// counts in this process; with several workers, a store they share:
         # FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379 (make redis starts one).
         RATELIMIT_STORAGE_URI="memory://",
-        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,  # while the store is unreachable
+        # redis-py's time limits, in seconds, to connect to the store and for each call, and
+        # no retry: a store that does not answer in time is left for the process's memory
+        # (counts.py). Without them, a stalled Redis holds every password request.
+        RATELIMIT_STORAGE_OPTIONS={
+            "socket_connect_timeout": 0.2,
+            "socket_timeout": 0.2,
+            "retry": None,
+        },
         RATELIMIT_ENABLED=True,  # false for a load test only, never in production
         # Behind a proxy you run, true takes the client's address from the one entry of
         # X-Forwarded-For that the proxy added (and no other header of it).
