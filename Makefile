@@ -1,15 +1,28 @@
 # The learner's whole interface. `make help` lists every target.
 
+# A step is a folder step<N>_<name>/, found here by its name (steps.py finds them for Python).
+# Make sorts words as text, where 10 comes before 2: the numbers are sorted one digit, then two.
+STEP_FOLDERS_FOUND := $(patsubst %/,%,$(wildcard step*_*/))
+STEP_NUMBERS_FOUND := $(foreach folder,$(STEP_FOLDERS_FOUND),$(patsubst step%,%,$(firstword $(subst _, ,$(folder)))))
+DIGITS := 1 2 3 4 5 6 7 8 9
+STEP_NUMBERS := $(strip $(sort $(filter $(DIGITS),$(STEP_NUMBERS_FOUND))) $(sort $(filter-out $(DIGITS),$(STEP_NUMBERS_FOUND))))
+LAST_STEP := $(lastword $(STEP_NUMBERS))
+step_dir = $(patsubst %/,%,$(firstword $(wildcard step$(strip $(1))_*/)))
+STEPS := $(foreach number,$(STEP_NUMBERS),$(call step_dir,$(number)))
+previous_step_dir = $(word $(1),- $(STEPS))
+# What holds from step n on: the steps numbered n or more.
+steps_from = $(wordlist $(1),$(words $(STEP_NUMBERS)),$(STEP_NUMBERS))
+COMMA := ,
+EMPTY :=
+SPACE := $(EMPTY) $(EMPTY)
+STEP_CHOICES := $(subst $(SPACE),$(COMMA) ,$(filter-out $(LAST_STEP),$(STEP_NUMBERS)))$(if $(word 2,$(STEP_NUMBERS)), or )$(LAST_STEP)
+
 # STEP given on the command line or in the environment narrows `make test` to that step.
 STEP_GIVEN := $(filter command line environment,$(origin STEP))
-STEP ?= 6
+STEP ?= $(LAST_STEP)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTHON ?= python3
-
-STEPS := step1_models step2_hashing step3_registration step4_auth step5_tokens step6_throttling
-step_dir = $(word $(1),$(STEPS))
-previous_step_dir = $(word $(1),- $(STEPS))
 
 # Use the active virtual environment if there is one, else .venv here.
 VENV := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
@@ -18,9 +31,9 @@ BIN := $(VENV)/bin
 REQUIREMENTS := $(VENV)/.installed-requirements
 INSTALLED := $(VENV)/.installed-repository-path
 
-# Stops a recipe with a clear message unless STEP is 1 to 6.
-check_step = case "$(STEP)" in 1|2|3|4|5|6) ;; \
-  *) echo "STEP must be 1, 2, 3, 4, 5 or 6 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
+# Stops a recipe with a clear message unless STEP is the number of a step folder.
+check_step = case "$(STEP)" in $(subst $(SPACE),|,$(STEP_NUMBERS))) ;; \
+  *) echo "STEP must be $(STEP_CHOICES) (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=$(LAST_STEP)" >&2; exit 2;; esac
 
 # Workshop mode (exercises/): WORKSHOP=1 makes run, shell, diff and notebook use your
 # working copy of the step in workshop/ instead of the solution.
@@ -39,7 +52,7 @@ valid-step:
 	@$(check_step)
 
 help: ## List the targets
-	@echo "Usage: make TARGET [STEP=1..6] [HOST=127.0.0.1] [PORT=5000] [WORKERS=k] [WORKSHOP=1]"
+	@echo "Usage: make TARGET [STEP=1..$(LAST_STEP)] [HOST=127.0.0.1] [PORT=5000] [WORKERS=k] [WORKSHOP=1]"
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -79,7 +92,7 @@ $(INSTALLED): $(REQUIREMENTS)
 
 # apidocs/ (tooling, not a step) builds the step's app as `flask --app $(STEP_APP)` would and
 # adds its docs page beside it: Swagger UI at /docs, the description at /openapi.yaml.
-run: valid-step $(INSTALLED) ## Serve step STEP (default 6) with Flask's development server and its API docs at /docs (WORKSHOP=1: your copy)
+run: valid-step $(INSTALLED) ## Serve step STEP (default: the last) with Flask's development server and its API docs at /docs (WORKSHOP=1: your copy)
 	@$(check_copy)
 	@echo "Serving $(STEP_APP) on http://$(HOST):$(PORT), its API docs on http://$(HOST):$(PORT)/docs (Ctrl+C stops it)"
 	exec $(BIN)/flask --app 'apidocs:create_app("$(STEP_APP)")' run --host $(HOST) --port $(PORT) \
@@ -168,7 +181,7 @@ ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s'
 # Step 6 counts failed logins in each worker's memory, unless its limits are off or
 # FLASK_RATELIMIT_STORAGE_URI names a store that the workers share (make redis starts one):
 # then one worker, since k workers counting alone would let k times the limit through.
-COUNTS_ALONE = $(if $(filter 6,$(STEP)),$(if $(filter false,$(FLASK_RATELIMIT_ENABLED))$(filter-out memory://%,$(FLASK_RATELIMIT_STORAGE_URI)),,yes))
+COUNTS_ALONE = $(if $(filter $(STEP),$(call steps_from,6)),$(if $(filter false,$(FLASK_RATELIMIT_ENABLED))$(filter-out memory://%,$(FLASK_RATELIMIT_STORAGE_URI)),,yes))
 SERVE_WORKERS = $(or $(WORKERS),$(if $(COUNTS_ALONE),1,$(CORES)))
 # What decides the workers reaches the app too, even when given as make's arguments.
 ifdef FLASK_RATELIMIT_STORAGE_URI
@@ -184,7 +197,7 @@ echo "Give the workers one store: run make redis in another terminal, then" >&2;
 echo "  FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:$(REDIS_PORT) make serve STEP=$(STEP) WORKERS=$(WORKERS)" >&2; exit 2
 endef
 define one_worker_counts
-echo "Step 6 counts failed logins in this process's memory, so one worker serves it. For more, see make redis."
+echo "Step $(STEP) counts failed logins in this process's memory, so one worker serves it. For more, see make redis."
 endef
 
 serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core; step 6: see make redis)
@@ -203,7 +216,7 @@ redis: ## Start a throwaway Redis on 127.0.0.1:REDIS_PORT (default 6379) that st
 	  echo "  Debian or Ubuntu:  sudo apt-get install redis-server" >&2; \
 	  echo "  macOS (Homebrew):  brew install redis" >&2; exit 1; }
 	@echo "Redis on 127.0.0.1:$(REDIS_PORT), keeping nothing on disk (Ctrl+C stops it). In another terminal:"
-	@echo "  FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:$(REDIS_PORT) make serve STEP=6 WORKERS=2"
+	@echo "  FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:$(REDIS_PORT) make serve STEP=$(LAST_STEP) WORKERS=2"
 	exec redis-server --bind 127.0.0.1 --port $(REDIS_PORT) --save '' --appendonly no
 
 test-redis: $(INSTALLED) ## Run the tests that need Redis (step 6's limits shared by workers) on a throwaway redis-server

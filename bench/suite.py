@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.helpers import STEPS
+from steps import STEPS
 from tests.live import ROOT
 
 # What each command should take on a 2-core machine, in seconds (issue 6).

@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, event, text
 # helper such as assert_problem reports the values it compared.
 pytest.register_assert_rewrite("tests.helpers")
 
+from steps import STEPS  # noqa: E402
 from tests.details import explain  # noqa: E402
 from tests.hashing import cheap_context, cheap_dummy_hash  # noqa: E402
 from tests.helpers import PASSPHRASE, HashSpy, Step  # noqa: E402
@@ -54,6 +55,12 @@ def no_inherited_flask_settings(monkeypatch):
     for name in list(os.environ):
         if name.startswith("FLASK_"):
             monkeypatch.delenv(name)
+
+
+def pytest_configure(config):
+    """A marker per step folder: `pytest -m step3` selects what step 3 must pass."""
+    for number, folder in enumerate(STEPS, start=1):
+        config.addinivalue_line("markers", f"step{number}: what {folder} must pass")
 
 
 def pytest_addoption(parser):
