@@ -129,11 +129,12 @@ test-api: $(INSTALLED) ## Run schemathesis deeper: API_EXAMPLES (default 100) pe
 	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/python -m pytest -n auto tests/test_openapi_live.py \
 	  --api-examples $(API_EXAMPLES) $(if $(STEP_GIVEN),-m step$(STEP))
 
-# A headless Chromium (Debian's chromium package; CHROMIUM= names another) opens step 6's docs
-# page, registers, authorizes and calls every route, and saves a screenshot in SCREENSHOT.
+# A headless Chromium (Debian's chromium package; CHROMIUM= names another) opens the last
+# step's docs page, registers, authorizes and calls every route, and saves a screenshot in
+# SCREENSHOT.
 CHROMIUM ?= /usr/bin/chromium
 SCREENSHOT ?= .test-browser/docs-page.png
-test-browser: $(INSTALLED) ## Use step 6's docs page in headless Chromium (CHROMIUM=its path, SCREENSHOT=a .png)
+test-browser: $(INSTALLED) ## Use the last step's docs page in headless Chromium (CHROMIUM=its path, SCREENSHOT=a .png)
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/browser_docs_page.py --screenshot $(SCREENSHOT)
 
 test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a throwaway PostgreSQL
@@ -200,7 +201,7 @@ define one_worker_counts
 echo "Step $(STEP) counts failed logins in this process's memory, so one worker serves it. For more, see make redis."
 endef
 
-serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core; step 6: see make redis)
+serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core; from step 6 on: see make redis)
 	@$(if $(and $(COUNTS_ALONE),$(filter-out 1,$(SERVE_WORKERS))),$(workers_share_no_store))
 	@$(if $(COUNTS_ALONE),$(one_worker_counts))
 	@echo "Serving $(call step_dir,$(STEP)) with gunicorn, $(SERVE_WORKERS) worker(s), on http://$(HOST):$(PORT) (Ctrl+C stops it)"
@@ -210,7 +211,7 @@ serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn w
 	  '$(call step_dir,$(STEP)):create_app()'
 
 .PHONY: redis test-redis
-redis: ## Start a throwaway Redis on 127.0.0.1:REDIS_PORT (default 6379) that step 6's workers share
+redis: ## Start a throwaway Redis on 127.0.0.1:REDIS_PORT (default 6379) that the workers of step 6 and later share
 	@command -v redis-server >/dev/null || { \
 	  echo "redis-server was not found. Install it, then run make redis again:" >&2; \
 	  echo "  Debian or Ubuntu:  sudo apt-get install redis-server" >&2; \
