@@ -37,8 +37,10 @@ class LiveServer:
         target: str = "run",
         make_vars: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        root: Path = ROOT,
     ):
         self.step = step
+        self.root = root  # the repository whose Makefile and steps serve it
         self.workdir = Path(workdir)
         self.database_url = database_url or f"sqlite:///{self.workdir / 'live.sqlite'}"
         self.real_cost = real_cost
@@ -59,7 +61,7 @@ class LiveServer:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
         env = {**inherited, "DATABASE_URL": self.database_url, "FLASK_RATELIMIT_ENABLED": "false"}
         env.update(self.extra_env)
-        path = [str(ROOT)] if self.real_cost else [str(FAST_HASHING), str(ROOT)]
+        path = [str(self.root)] if self.real_cost else [str(FAST_HASHING), str(self.root)]
         env["PYTHONPATH"] = os.pathsep.join(path + [p for p in [env.get("PYTHONPATH")] if p])
         if sys.prefix != sys.base_prefix:  # make uses the virtualenv running the tests
             env["VIRTUAL_ENV"] = sys.prefix
@@ -70,7 +72,7 @@ class LiveServer:
     def start(self, timeout: float = 60) -> "LiveServer":
         self.port = free_port()
         variables = {"STEP": str(self.step), "HOST": "127.0.0.1", "PORT": str(self.port)}
-        command = ["make", "--no-print-directory", "-C", str(ROOT), self.target]
+        command = ["make", "--no-print-directory", "-C", str(self.root), self.target]
         command += [f"{k}={v}" for k, v in {**variables, **self.make_vars}.items()]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
