@@ -8,8 +8,6 @@ DIGITS := 1 2 3 4 5 6 7 8 9
 STEP_NUMBERS := $(strip $(sort $(filter $(DIGITS),$(STEP_NUMBERS_FOUND))) $(sort $(filter-out $(DIGITS),$(STEP_NUMBERS_FOUND))))
 LAST_STEP := $(lastword $(STEP_NUMBERS))
 step_dir = $(patsubst %/,%,$(firstword $(wildcard step$(strip $(1))_*/)))
-STEPS := $(foreach number,$(STEP_NUMBERS),$(call step_dir,$(number)))
-previous_step_dir = $(word $(1),- $(STEPS))
 # What holds from step n on: the steps numbered n or more.
 steps_from = $(wordlist $(1),$(words $(STEP_NUMBERS)),$(STEP_NUMBERS))
 COMMA := ,
@@ -140,11 +138,13 @@ test-browser: $(INSTALLED) ## Use the last step's docs page in headless Chromium
 test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a throwaway PostgreSQL
 	tests/postgres.sh $(BIN)/python
 
-diff: valid-step ## Show what step STEP adds to the step before it (WORKSHOP=1: your copy vs the solution)
+# exercises/diff.py reads the manifest with the standard library only: make diff needs no
+# installed environment, and uses the one in VENV when there is one, else PYTHON.
+TOOL_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+diff: valid-step ## Show what step STEP adds to the step before it, its concept first (API=1: its openapi.yaml too; WORKSHOP=1: your copy vs the solution)
 	@$(check_copy)
-	@if [ -z "$(WORKSHOP_ON)" ] && [ "$(STEP)" = 1 ]; then echo "Step 1 is the first step: read step1_models/ itself." >&2; exit 2; fi
-	@diff -ruN -x README.md -x __pycache__ \
-	  $(if $(WORKSHOP_ON),$(STEP_APP),$(call previous_step_dir,$(STEP))) $(call step_dir,$(STEP)); test $$? -le 1
+	@$(TOOL_PYTHON) -m exercises.diff $(STEP) $(if $(filter 1,$(API)),--api) \
+	  $(if $(WORKSHOP_ON),--workshop $(WORKSHOP_DIR))
 
 exercise: $(INSTALLED) ## Start step STEP's exercise: your copy in workshop/ (FORCE=1 starts over)
 	@$(need_step)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exercises.workshop import load_steps
+from exercises.workshop import load_steps, write_starter
 from steps import STEPS, find_steps, number_of
 from tests.helpers import make
 from tests.live import ROOT
@@ -197,3 +197,38 @@ def test_make_diff_shows_a_new_module_whole():
         lines = (ROOT / "step3_registration" / module).read_text().splitlines()
         assert f"+++ step3_registration/{module}" in result.stdout
         assert all(line in added for line in lines), module
+
+
+def compared_files(diff: str) -> list[str]:
+    """The files a diff shows, in its order, by the name of the newer one."""
+    newer = [line[4:].split("\t")[0] for line in diff.splitlines() if line.startswith("+++ ")]
+    return [Path(name).name for name in newer]
+
+
+@pytest.mark.parametrize("number", range(2, len(STEPS) + 1))
+def test_make_diff_leads_with_the_concept_and_leaves_the_description_to_api_1(number):
+    entry = MANIFEST[STEPS[number - 1]]
+    shown = make("diff", f"STEP={number}", check=True).stdout
+    files = compared_files(shown)
+    concept = [name for name in files if name in entry["concept"]]
+    assert concept and files[: len(concept)] == concept, files  # the concept first
+    assert concept == [name for name in entry["concept"] if name in concept]  # as it teaches
+    rest = files[len(concept) :]
+    assert sorted(rest) == sorted(set(entry["adds"] + entry["changes"]) - set(concept))
+    if rest:
+        header = f"# The rest, which step {number}'s exercise gives whole: {', '.join(rest)}"
+        assert shown.index(header) > shown.index(f"+++ {STEPS[number - 1]}/{concept[-1]}")
+    assert "openapi.yaml" not in files
+    assert f"make diff STEP={number} API=1" in shown
+    with_api = compared_files(make("diff", f"STEP={number}", "API=1", check=True).stdout)
+    assert with_api == [*files, "openapi.yaml"]
+
+
+@pytest.mark.parametrize("number", range(1, len(STEPS) + 1))
+def test_make_diff_workshop_shows_only_what_the_learner_writes(number, tmp_path):
+    write_starter(number, tmp_path)
+    shown = make("diff", f"STEP={number}", "WORKSHOP=1", f"WORKSHOP_DIR={tmp_path}", check=True)
+    concept = MANIFEST[STEPS[number - 1]]["concept"]
+    assert compared_files(shown.stdout) == concept
+    missing = [line for line in shown.stdout.splitlines() if "\t1970-01-01" in line]
+    assert missing == []  # no file that the starter has whole shows as missing
