@@ -9,7 +9,9 @@ STEPS_ROOT=<folder> makes the tests import the steps found in that folder instea
 the solutions (`make check` tests a workshop copy this way; see exercises/).
 """
 
+import ast
 import contextlib
+import functools
 import importlib
 import os
 import sys
@@ -22,11 +24,11 @@ from sqlalchemy import create_engine, event, text
 # helper such as assert_problem reports the values it compared.
 pytest.register_assert_rewrite("tests.helpers")
 
-from steps import STEPS  # noqa: E402
+from steps import STEPS, number_of  # noqa: E402
 from tests.details import explain  # noqa: E402
 from tests.hashing import cheap_context, cheap_dummy_hash  # noqa: E402
-from tests.helpers import PASSPHRASE, HashSpy, Step  # noqa: E402
-from tests.live import LiveServer  # noqa: E402
+from tests.helpers import PASSPHRASE, HashSpy, Step, step_mark  # noqa: E402
+from tests.live import ROOT, LiveServer  # noqa: E402
 
 STEPS_ROOT = Path(os.environ["STEPS_ROOT"]).resolve() if os.environ.get("STEPS_ROOT") else None
 
@@ -200,21 +202,70 @@ def pytest_assertrepr_compare(op, left, right):
     return explain(op, left, right)
 
 
-def pytest_collection_modifyitems(config, items):
-    """Run a `real_cost` test on the step whose module it is in, not on every later step.
+@functools.cache
+def carried_code(folder: str, places: tuple[str, ...]) -> tuple[str, ...]:
+    """The code of these places in a step folder, as text ("" where the step has none): a
+    module ("bodies.py"), or a function or class of one ("api.py:read_credentials")."""
+    code = []
+    for place in places:
+        name, _, definition = place.partition(":")
+        path = ROOT / folder / name
+        text = path.read_text() if path.is_file() else ""
+        if definition and text:
+            tree = ast.parse(text).body
+            nodes = [node for node in tree if getattr(node, "name", "") == definition]
+            text = ast.get_source_segment(text, nodes[0]) if nodes else ""
+        code.append(text)
+    return tuple(code)
 
-    Each costs seconds of hashing, and what it checks, PassLib's default context, is the
-    import line of models.py that every later step copies unchanged (test_repository.py
-    holds them to that). `make check` (STEPS_ROOT) keeps them all: a learner's copy may differ.
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers added here
+def pytest_collection_modifyitems(config, items):
+    """Run no test twice on the same code.
+
+    A test marked `carried("bodies.py", "api.py:read_credentials", ...)` checks the rules of
+    that code, case by case. Its first case is the contract that the step's routes still
+    apply them: it runs against every step. Every other case runs once per version of the
+    code: a later step that carries it byte for byte (test_repository.py holds carried
+    modules identical) runs it no more, and lends its marker to the run that checked that
+    code, so `pytest -m step6` still selects everything step 6 must pass.
+
+    A `real_cost` test runs on the step whose module it is in only. Each costs seconds of
+    hashing, and what it checks, PassLib's default context, is the import line of models.py
+    that every later step copies unchanged.
+
+    `make check` (STEPS_ROOT) keeps every test on every step: a learner's copy may differ.
     """
     if STEPS_ROOT:
         return
     kept, dropped = [], []
+    first_cases: dict[tuple, str] = {}
+    runs: dict[tuple, pytest.Item] = {}
     for item in items:
+        callspec = getattr(item, "callspec", None)
+        folder = callspec.params.get("step") if callspec else None
+        if not isinstance(folder, str):  # no step package, or a live server's number
+            kept.append(item)
+            continue
         own = item.module.__name__.removeprefix("tests.test_")
-        step = getattr(item, "callspec", None) and item.callspec.params.get("step")
-        late = item.get_closest_marker("real_cost") and step and step != own
-        (dropped if late else kept).append(item)
+        carried = tuple(place for mark in item.iter_markers("carried") for place in mark.args)
+        if item.get_closest_marker("real_cost") and folder != own:
+            dropped.append(item)
+        elif carried:
+            test = (item.module.__name__, item.originalname)
+            case = callspec.id.replace(folder, "").strip("-")
+            if first_cases.setdefault(test, case) == case:
+                kept.append(item)
+                continue
+            run = (test, case, carried_code(folder, carried))
+            if run in runs:
+                runs[run].add_marker(step_mark(number_of(folder)))
+                dropped.append(item)
+            else:
+                runs[run] = item
+                kept.append(item)
+        else:
+            kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -147,6 +147,7 @@ def test_a_test_config_wins_over_a_flask_variable(step, monkeypatch, tmp_path):
         step.db.engine.dispose()
 
 
+@pytest.mark.carried("settings.py")
 @pytest.mark.parametrize("value", ["7", "true", '"text"', "not json"])
 def test_a_flask_variable_of_the_wrong_kind_stops_the_start(step, monkeypatch, value):
     monkeypatch.setenv("FLASK_SQLALCHEMY_ENGINE_OPTIONS", value)
@@ -154,6 +155,7 @@ def test_a_flask_variable_of_the_wrong_kind_stops_the_start(step, monkeypatch, v
         step.create_app()
 
 
+@pytest.mark.carried("models.py")
 @pytest.mark.parametrize("how", ["orm", "sql", "another-client"])
 def test_an_id_is_never_given_to_a_second_user(app, add_user, step, how):
     add_user("alice")

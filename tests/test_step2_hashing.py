@@ -36,6 +36,7 @@ def test_same_password_hashed_twice_differs_by_its_salt(step, app):
     assert first.password_hash != second.password_hash
 
 
+@pytest.mark.carried("models.py:User")
 @pytest.mark.parametrize(
     "attempt",
     [

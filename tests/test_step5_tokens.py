@@ -218,6 +218,7 @@ def test_an_unknown_token_is_invalid_token(client, alice):
     assert value.endswith(f', Basic realm="{REALM}"')  # the other way in, in the same field
 
 
+@pytest.mark.carried("headers.py", "auth.py:verify_token")
 @pytest.mark.parametrize(
     "make_value",
     [
@@ -483,6 +484,7 @@ TOKEN_SHAPES = {
 }
 
 
+@pytest.mark.carried("logs.py")
 @pytest.mark.parametrize("shape", TOKEN_SHAPES.values(), ids=TOKEN_SHAPES.keys())
 def test_the_logs_mask_a_token_in_a_message_and_a_traceback(app, step, caplog, shape):
     token = "fra_" + "Tq9-x_" * 7 + "Z"
