@@ -219,6 +219,20 @@ def carried_code(folder: str, places: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(code)
 
 
+def same_code_as(item, folder: str, first_case: bool):
+    """What a run of this test case on this step checks: runs that check the same code need
+    only the first of them. None when the case runs on every step."""
+    if item.get_closest_marker("real_cost"):
+        return "PassLib's default context: one import line, the same in every models.py"
+    places = tuple(place for mark in item.iter_markers("carried") for place in mark.args)
+    unknown = [p for p in places if not any(carried_code(f, (p,))[0] for f in STEPS)]
+    if unknown:
+        raise pytest.UsageError(f"{item.nodeid}: carried() names code no step has: {unknown}")
+    if not places or first_case:  # the first case of a table is the contract
+        return None
+    return carried_code(folder, places)
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers added here
 def pytest_collection_modifyitems(config, items):
     """Run no test twice on the same code.
@@ -230,9 +244,9 @@ def pytest_collection_modifyitems(config, items):
     modules identical) runs it no more, and lends its marker to the run that checked that
     code, so `pytest -m step6` still selects everything step 6 must pass.
 
-    A `real_cost` test runs on the step whose module it is in only. Each costs seconds of
-    hashing, and what it checks, PassLib's default context, is the import line of models.py
-    that every later step copies unchanged.
+    A `real_cost` test runs on the step whose module it is in only, which stands for every
+    later step. Each costs seconds of hashing, and what it checks, PassLib's default
+    context, is the import line of models.py that every later step copies unchanged.
 
     `make check` (STEPS_ROOT) keeps every test on every step: a learner's copy may differ.
     """
@@ -247,25 +261,16 @@ def pytest_collection_modifyitems(config, items):
         if not isinstance(folder, str):  # no step package, or a live server's number
             kept.append(item)
             continue
-        own = item.module.__name__.removeprefix("tests.test_")
-        carried = tuple(place for mark in item.iter_markers("carried") for place in mark.args)
-        if item.get_closest_marker("real_cost") and folder != own:
-            dropped.append(item)
-        elif carried:
-            test = (item.module.__name__, item.originalname)
-            case = callspec.id.replace(folder, "").strip("-")
-            if first_cases.setdefault(test, case) == case:
-                kept.append(item)
-                continue
-            run = (test, case, carried_code(folder, carried))
-            if run in runs:
-                runs[run].add_marker(step_mark(number_of(folder)))
-                dropped.append(item)
-            else:
-                runs[run] = item
-                kept.append(item)
-        else:
+        test = (item.module.__name__, item.originalname)
+        case = callspec.id.replace(folder, "").strip("-")
+        first_case = first_cases.setdefault(test, case) == case
+        code = same_code_as(item, folder, first_case)
+        run = None if code is None else runs.setdefault((test, case, code), item)
+        if run is None or run is item:
             kept.append(item)
+        else:  # the earlier run stands for this step too
+            run.add_marker(step_mark(number_of(folder)))
+            dropped.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

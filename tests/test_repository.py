@@ -2,7 +2,10 @@
 
 import ast
 import difflib
+import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -232,3 +235,25 @@ def test_make_diff_workshop_shows_only_what_the_learner_writes(number, tmp_path)
     assert compared_files(shown.stdout) == concept
     missing = [line for line in shown.stdout.splitlines() if "\t1970-01-01" in line]
     assert missing == []  # no file that the starter has whole shows as missing
+
+
+def selected_cases(number: int, **env: str) -> set[tuple[str, str]]:
+    """What `pytest -m step<n>` selects of the step tests: (test, case) pairs, any step."""
+    modules = sorted(str(path) for path in (ROOT / "tests").glob("test_step*_*.py"))
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", f"step{number}", *modules],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    ).stdout
+    ids = re.findall(r"^(tests/\S+?)\[(.*)\]$", collected, re.MULTILINE)
+    return {(test, re.sub(r"-?step\d+_\w+", "", params, count=1)) for test, params in ids}
+
+
+def test_make_test_step_n_selects_every_case_of_the_code_its_step_carries():
+    """A table marked carried(...) runs fewer times, but each step still selects it whole."""
+    # STEPS_ROOT (make check) keeps every case on every step: nothing is left out there.
+    every = selected_cases(len(STEPS), STEPS_ROOT=str(ROOT))
+    assert selected_cases(len(STEPS)) == every
