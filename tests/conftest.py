@@ -1,8 +1,12 @@
 """Fixtures shared by every step's tests.
 
-A test module picks the steps it runs against with `steps_from(n)`: the tests of
-step n also run against every later step, so a regression in a later step's copy
-of the code is caught. Each parameter carries its step's marker, so
+A test module picks the steps it runs against with `steps_from(n)`: the contract that
+step n sets, what a client sees through the test client, also holds for every later step,
+so its tests run against each of them and a regression in a later step's copy of the code
+is caught (`steps_from(n, until=m)` when step m+1 changes that contract). A table of cases
+that checks the rules of carried code, marked `carried(...)`, runs whole once per version
+of that code and its first case on every step (pytest_collection_modifyitems below), so a
+new step costs about its own tests. Each parameter carries its step's marker, so
 `pytest -m step3` (what `make test STEP=3` runs) selects everything step 3 must pass.
 
 STEPS_ROOT=<folder> makes the tests import the steps found in that folder instead of
