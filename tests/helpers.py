@@ -44,7 +44,8 @@ def steps_from(first: int, until: int | None = None) -> list:
 
 
 def live_steps(*numbers: int) -> list:
-    """Parameters for tests that start a live server of each of these steps."""
+    """Parameters for tests of these steps by number, such as those that start a live server
+    of each (`make run STEP=n`)."""
     return [
         pytest.param(number, id=f"step{number}", marks=step_mark(number)) for number in numbers
     ]
