@@ -57,6 +57,7 @@ HOST_AND_PROXY_HEADERS = {
 }
 
 
+@pytest.mark.carried("api.py:create_user")
 @pytest.mark.parametrize(
     "headers", HOST_AND_PROXY_HEADERS.values(), ids=HOST_AND_PROXY_HEADERS.keys()
 )
