@@ -12,7 +12,7 @@ import pytest
 
 from exercises.workshop import load_steps, write_starter
 from steps import STEPS, find_steps, number_of
-from tests.helpers import make
+from tests.helpers import make, steps_from
 from tests.live import ROOT
 
 PAIRS = list(zip(STEPS, STEPS[1:], strict=False))
@@ -259,3 +259,16 @@ def test_make_test_step_n_selects_every_case_of_the_code_its_step_carries():
     # STEPS_ROOT (make check) keeps every case on every step: nothing is left out there.
     every = selected_cases(len(STEPS), STEPS_ROOT=str(ROOT))
     assert selected_cases(len(STEPS)) == every
+
+
+def test_a_contract_runs_from_its_step_on_or_until_a_step_that_changes_it():
+    def ids(params):
+        return [(param.id, [mark.name for mark in param.marks]) for param in params]
+
+    assert ids(steps_from(len(STEPS) - 1)) == [
+        (STEPS[-2], [f"step{len(STEPS) - 1}"]),
+        (STEPS[-1], [f"step{len(STEPS)}"]),
+    ]
+    first, until = 2, 3  # a contract that step 2 sets and step 4 changes
+    assert ids(steps_from(first, until=until)) == [(STEPS[1], ["step2"]), (STEPS[2], ["step3"])]
+    assert ids(steps_from(first, until=len(STEPS) + 5)) == ids(steps_from(first))
