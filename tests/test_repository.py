@@ -239,17 +239,22 @@ def test_make_diff_workshop_shows_only_what_the_learner_writes(number, tmp_path)
     assert missing == []  # no file that the starter has whole shows as missing
 
 
-def selected_cases(number: int, **env: str) -> set[tuple[str, str]]:
-    """What `pytest -m step<n>` selects of the step tests: (test, case) pairs, any step."""
+def collect_step_tests(number: int, **env: str) -> subprocess.Popen:
+    """Start `pytest --collect-only -m step<n>` on the step tests modules."""
     modules = sorted(str(path) for path in (ROOT / "tests").glob("test_step*_*.py"))
-    collected = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", f"step{number}", *modules],
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
-        check=True,
         cwd=ROOT,
         env={**os.environ, **env},
-    ).stdout
+    )
+
+
+def selected_cases(collecting: subprocess.Popen) -> set[tuple[str, str]]:
+    """What the collection selected: (test, case) pairs, whichever step each ran against."""
+    collected, _ = collecting.communicate()
+    assert collecting.returncode == 0, collected
     ids = re.findall(r"^(tests/\S+?)\[(.*)\]$", collected, re.MULTILINE)
     return {(test, re.sub(r"-?step\d+_\w+", "", params, count=1)) for test, params in ids}
 
@@ -257,8 +262,9 @@ def selected_cases(number: int, **env: str) -> set[tuple[str, str]]:
 def test_make_test_step_n_selects_every_case_of_the_code_its_step_carries():
     """A table marked carried(...) runs fewer times, but each step still selects it whole."""
     # STEPS_ROOT (make check) keeps every case on every step: nothing is left out there.
-    every = selected_cases(len(STEPS), STEPS_ROOT=str(ROOT))
-    assert selected_cases(len(STEPS)) == every
+    every = collect_step_tests(len(STEPS), STEPS_ROOT=str(ROOT))
+    fewer = collect_step_tests(len(STEPS))
+    assert selected_cases(fewer) == selected_cases(every)
 
 
 def test_a_contract_runs_from_its_step_on_or_until_a_step_that_changes_it():
