@@ -179,7 +179,7 @@ ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s'
 # get gunicorn's own HTML error page with two scheme headers that disagree. Behind a real
 # proxy, give its address here.
 
-# Step 6 counts failed logins in each worker's memory, unless its limits are off or
+# From step 6 on, each worker counts failed logins in its memory, unless the limits are off or
 # FLASK_RATELIMIT_STORAGE_URI names a store that the workers share (make redis starts one):
 # then one worker, since k workers counting alone would let k times the limit through.
 COUNTS_ALONE = $(if $(filter $(STEP),$(call steps_from,6)),$(if $(filter false,$(FLASK_RATELIMIT_ENABLED))$(filter-out memory://%,$(FLASK_RATELIMIT_STORAGE_URI)),,yes))

@@ -68,6 +68,15 @@ def test_the_step_folders_are_found_by_their_numbers(tmp_path):
         find_steps(tmp_path)
 
 
+def test_the_makefile_finds_the_step_folders_by_their_numbers(tmp_path):
+    for number in range(1, 12):
+        (tmp_path / f"step{number}_s{number}").mkdir()
+    printed = make("valid-step", "STEP=12", cwd=tmp_path)
+    assert printed.returncode == 2
+    assert "STEP must be 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 or 11 (got '12')" in printed.stderr
+    assert "[STEP=1..11]" in make("help", cwd=tmp_path).stdout  # 11 is the last, not 9
+
+
 def test_the_manifest_has_one_entry_per_step_in_order():
     folders = [entry["folder"] for entry in load_steps()]
     assert folders == list(STEPS), "exercises/manifest.toml: one [[step]] per step folder"
