@@ -91,10 +91,15 @@ def missing_pieces(root: Path, folder: str) -> list[str]:
     ]
     if folder not in MANIFEST:
         missing.append(f"exercises/manifest.toml: a [[step]] with folder = {folder!r}")
+    else:
+        facts = [key for key in ("adds", "changes") if key not in MANIFEST[folder]]
+        missing += [
+            f"exercises/manifest.toml: `{fact}` in the [[step]] of {folder}" for fact in facts
+        ]
     return missing
 
 
-def test_a_step_without_its_pieces_is_told_which_files_to_add(tmp_path):
+def test_a_step_without_its_pieces_is_told_which_files_to_add(tmp_path, monkeypatch):
     (tmp_path / "step9_nine").mkdir()
     assert missing_pieces(tmp_path, "step9_nine") == [
         "step9_nine/README.md (its README, in the step template)",
@@ -103,6 +108,10 @@ def test_a_step_without_its_pieces_is_told_which_files_to_add(tmp_path):
         "tests/test_step9_nine.py (its tests module)",
         "exercises/manifest.toml: a [[step]] with folder = 'step9_nine'",
     ]
+    monkeypatch.setitem(MANIFEST, "step9_nine", {"folder": "step9_nine", "adds": []})
+    assert missing_pieces(tmp_path, "step9_nine")[-1] == (
+        "exercises/manifest.toml: `changes` in the [[step]] of step9_nine"
+    )
 
 
 @pytest.mark.parametrize("folder", STEPS)
