@@ -228,13 +228,22 @@ def same_code_as(item, folder: str, first_case: bool):
     only the first of them. None when the case runs on every step."""
     if item.get_closest_marker("real_cost"):
         return "PassLib's default context: one import line, the same in every models.py"
-    places = tuple(place for mark in item.iter_markers("carried") for place in mark.args)
-    unknown = [p for p in places if not any(carried_code(f, (p,))[0] for f in STEPS)]
+    places = {
+        kind: tuple(place for mark in item.iter_markers(kind) for place in mark.args)
+        for kind in ("carried", "unit_of")
+    }
+    unknown = [
+        place
+        for place in places["carried"] + places["unit_of"]
+        if not any(carried_code(other, (place,))[0] for other in STEPS)
+    ]
     if unknown:
-        raise pytest.UsageError(f"{item.nodeid}: carried() names code no step has: {unknown}")
-    if not places or first_case:  # the first case of a table is the contract
+        raise pytest.UsageError(f"{item.nodeid}: names code that no step has: {unknown}")
+    if places["unit_of"]:  # a unit test: no route in between, every case once per version
+        return carried_code(folder, places["unit_of"])
+    if not places["carried"] or first_case:  # the first case of a table is the contract
         return None
-    return carried_code(folder, places)
+    return carried_code(folder, places["carried"])
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers added here
@@ -247,6 +256,9 @@ def pytest_collection_modifyitems(config, items):
     code: a later step that carries it byte for byte (test_repository.py holds carried
     modules identical) runs it no more, and lends its marker to the run that checked that
     code, so `pytest -m step6` still selects everything step 6 must pass.
+
+    A test marked `unit_of("models.py", ...)` calls that code itself, not through a route:
+    each of its cases runs once per version of the code, first case included.
 
     A `real_cost` test runs on the step whose module it is in only, which stands for every
     later step. Each costs seconds of hashing, and what it checks, PassLib's default

@@ -117,7 +117,7 @@ def test_token_lifetime_can_be_set_when_the_server_starts(step, monkeypatch, tmp
         step.db.engine.dispose()
 
 
-@pytest.mark.carried("settings.py")
+@pytest.mark.unit_of("settings.py")
 @pytest.mark.parametrize("value", ["soon", "0", "-60", "2.5", "true", '"60"', "[60]"])
 def test_a_token_lifetime_that_is_no_whole_number_above_0_stops_the_start(
     step, monkeypatch, value
@@ -387,6 +387,7 @@ def test_the_database_holds_the_digest_never_the_token(client, alice, app, step)
     assert row["user_id"] == alice["id"]
 
 
+@pytest.mark.unit_of("models.py")
 def test_the_tokens_table_is_indexed_for_its_lookups(app, step):
     with app.app_context():
         inspector = inspect(step.db.engine)
@@ -465,6 +466,7 @@ def test_a_deleted_users_tokens_never_come_back_for_a_new_user(app, client, alic
     assert left == ({alice["id"], bob["id"]} if sqlite_without_foreign_keys else {alice["id"]})
 
 
+@pytest.mark.unit_of("foreign_keys.py")
 def test_foreign_keys_are_enforced_on_every_connection(app, step):
     with app.app_context():
         with pytest.raises(IntegrityError):
@@ -494,7 +496,7 @@ TOKEN_SHAPES = {
 }
 
 
-@pytest.mark.carried("logs.py")
+@pytest.mark.unit_of("logs.py")
 @pytest.mark.parametrize("shape", TOKEN_SHAPES.values(), ids=TOKEN_SHAPES.keys())
 def test_the_logs_mask_a_token_in_a_message_and_a_traceback(app, step, caplog, shape):
     token = "fra_" + "Tq9-x_" * 7 + "Z"
