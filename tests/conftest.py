@@ -5,8 +5,9 @@ step n sets, what a client sees through the test client, also holds for every la
 so its tests run against each of them and a regression in a later step's copy of the code
 is caught (`steps_from(n, until=m)` when step m+1 changes that contract). A table of cases
 that checks the rules of carried code, marked `carried(...)`, runs whole once per version
-of that code and its first case on every step (pytest_collection_modifyitems below), so a
-new step costs about its own tests. Each parameter carries its step's marker, so
+of that code and its first case on every step, and a unit test of a module, marked
+`unit_of(...)`, once per version of the module (pytest_collection_modifyitems below), so
+a new step costs about its own tests. Each parameter carries its step's marker, so
 `pytest -m step3` (what `make test STEP=3` runs) selects everything step 3 must pass.
 
 STEPS_ROOT=<folder> makes the tests import the steps found in that folder instead of
