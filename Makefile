@@ -1,15 +1,26 @@
 # The learner's whole interface. `make help` lists every target.
 
+# A step is a folder step<N>_<name>/, found here by its name (steps.py finds them for Python).
+# Make sorts words as text, where 10 comes before 2: the numbers are sorted one digit, then two.
+STEP_FOLDERS_FOUND := $(patsubst %/,%,$(wildcard step*_*/))
+STEP_NUMBERS_FOUND := $(foreach folder,$(STEP_FOLDERS_FOUND),$(patsubst step%,%,$(firstword $(subst _, ,$(folder)))))
+DIGITS := 1 2 3 4 5 6 7 8 9
+STEP_NUMBERS := $(strip $(sort $(filter $(DIGITS),$(STEP_NUMBERS_FOUND))) $(sort $(filter-out $(DIGITS),$(STEP_NUMBERS_FOUND))))
+LAST_STEP := $(lastword $(STEP_NUMBERS))
+step_dir = $(patsubst %/,%,$(firstword $(wildcard step$(strip $(1))_*/)))
+# What holds from step n on: the steps numbered n or more.
+steps_from = $(wordlist $(1),$(words $(STEP_NUMBERS)),$(STEP_NUMBERS))
+COMMA := ,
+EMPTY :=
+SPACE := $(EMPTY) $(EMPTY)
+STEP_CHOICES := $(subst $(SPACE),$(COMMA) ,$(filter-out $(LAST_STEP),$(STEP_NUMBERS)))$(if $(word 2,$(STEP_NUMBERS)), or )$(LAST_STEP)
+
 # STEP given on the command line or in the environment narrows `make test` to that step.
 STEP_GIVEN := $(filter command line environment,$(origin STEP))
-STEP ?= 6
+STEP ?= $(LAST_STEP)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTHON ?= python3
-
-STEPS := step1_models step2_hashing step3_registration step4_auth step5_tokens step6_throttling
-step_dir = $(word $(1),$(STEPS))
-previous_step_dir = $(word $(1),- $(STEPS))
 
 # Use the active virtual environment if there is one, else .venv here.
 VENV := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
@@ -18,9 +29,9 @@ BIN := $(VENV)/bin
 REQUIREMENTS := $(VENV)/.installed-requirements
 INSTALLED := $(VENV)/.installed-repository-path
 
-# Stops a recipe with a clear message unless STEP is 1 to 6.
-check_step = case "$(STEP)" in 1|2|3|4|5|6) ;; \
-  *) echo "STEP must be 1, 2, 3, 4, 5 or 6 (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=3" >&2; exit 2;; esac
+# Stops a recipe with a clear message unless STEP is the number of a step folder.
+check_step = case "$(STEP)" in $(subst $(SPACE),|,$(STEP_NUMBERS))) ;; \
+  *) echo "STEP must be $(STEP_CHOICES) (got '$(STEP)'), for example: make $(firstword $(MAKECMDGOALS)) STEP=$(LAST_STEP)" >&2; exit 2;; esac
 
 # Workshop mode (exercises/): WORKSHOP=1 makes run, shell, diff and notebook use your
 # working copy of the step in workshop/ instead of the solution.
@@ -39,7 +50,7 @@ valid-step:
 	@$(check_step)
 
 help: ## List the targets
-	@echo "Usage: make TARGET [STEP=1..6] [HOST=127.0.0.1] [PORT=5000] [WORKERS=k] [WORKSHOP=1]"
+	@echo "Usage: make TARGET [STEP=1..$(LAST_STEP)] [HOST=127.0.0.1] [PORT=5000] [WORKERS=k] [WORKSHOP=1]"
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -83,7 +94,7 @@ app = $(if $(APP_WRAPPER),$(APP_WRAPPER)("$(subst ",\",$(1))"),$(1))
 
 # apidocs/ (tooling, not a step) builds the step's app as `flask --app $(STEP_APP)` would and
 # adds its docs page beside it: Swagger UI at /docs, the description at /openapi.yaml.
-run: valid-step $(INSTALLED) ## Serve step STEP (default 6) with Flask's development server and its API docs at /docs (WORKSHOP=1: your copy)
+run: valid-step $(INSTALLED) ## Serve step STEP (default: the last) with Flask's development server and its API docs at /docs (WORKSHOP=1: your copy)
 	@$(check_copy)
 	@echo "Serving $(STEP_APP) on http://$(HOST):$(PORT), its API docs on http://$(HOST):$(PORT)/docs (Ctrl+C stops it)"
 	exec $(BIN)/flask --app '$(call app,apidocs:create_app("$(STEP_APP)"))' run --host $(HOST) --port $(PORT) \
@@ -120,11 +131,12 @@ test-api: $(INSTALLED) ## Run schemathesis deeper: API_EXAMPLES (default 100) pe
 	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/python -m pytest -n auto tests/test_openapi_live.py \
 	  --api-examples $(API_EXAMPLES) $(if $(STEP_GIVEN),-m step$(STEP))
 
-# A headless Chromium (Debian's chromium package; CHROMIUM= names another) opens step 6's docs
-# page, registers, authorizes and calls every route, and saves a screenshot in SCREENSHOT.
+# A headless Chromium (Debian's chromium package; CHROMIUM= names another) opens the last
+# step's docs page, registers, authorizes and calls every route, and saves a screenshot in
+# SCREENSHOT.
 CHROMIUM ?= /usr/bin/chromium
 SCREENSHOT ?= .test-browser/docs-page.png
-test-browser: $(INSTALLED) ## Use step 6's docs page in headless Chromium (CHROMIUM=its path, SCREENSHOT=a .png)
+test-browser: $(INSTALLED) ## Use the last step's docs page in headless Chromium (CHROMIUM=its path, SCREENSHOT=a .png)
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/browser_docs_page.py --screenshot $(SCREENSHOT)
 
 test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a throwaway PostgreSQL
@@ -136,12 +148,13 @@ admin: valid-step $(INSTALLED) ## Make user NAME an admin of step STEP (7 on), i
 	@test -n "$(NAME)" || { echo "Say whose role, for example: make admin STEP=$(STEP) NAME=alice" >&2; exit 2; }
 	@$(check_copy)
 	@$(BIN)/flask --app $(STEP_APP) admin $(if $(REVOKE),revoke,grant) '$(subst ','\'',$(NAME))'
-
-diff: valid-step ## Show what step STEP adds to the step before it (WORKSHOP=1: your copy vs the solution)
+# exercises/diff.py reads the manifest with the standard library only: make diff needs no
+# installed environment, and uses the one in VENV when there is one, else PYTHON.
+TOOL_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+diff: valid-step ## Show what step STEP adds to the step before it, its concept first (API=1: its openapi.yaml too; WORKSHOP=1: your copy vs the solution)
 	@$(check_copy)
-	@if [ -z "$(WORKSHOP_ON)" ] && [ "$(STEP)" = 1 ]; then echo "Step 1 is the first step: read step1_models/ itself." >&2; exit 2; fi
-	@diff -ruN -x README.md -x __pycache__ \
-	  $(if $(WORKSHOP_ON),$(STEP_APP),$(call previous_step_dir,$(STEP))) $(call step_dir,$(STEP)); test $$? -le 1
+	@$(TOOL_PYTHON) -m exercises.diff $(STEP) $(if $(filter 1,$(API)),--api) \
+	  $(if $(WORKSHOP_ON),--workshop $(WORKSHOP_DIR))
 
 exercise: $(INSTALLED) ## Start step STEP's exercise: your copy in workshop/ (FORCE=1 starts over)
 	@$(need_step)
@@ -178,10 +191,10 @@ ACCESS_LOG_FORMAT = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s'
 # get gunicorn's own HTML error page with two scheme headers that disagree. Behind a real
 # proxy, give its address here.
 
-# Step 6 counts failed logins in each worker's memory, unless its limits are off or
+# From step 6 on, each worker counts failed logins in its memory, unless the limits are off or
 # FLASK_RATELIMIT_STORAGE_URI names a store that the workers share (make redis starts one):
 # then one worker, since k workers counting alone would let k times the limit through.
-COUNTS_ALONE = $(if $(filter 6,$(STEP)),$(if $(filter false,$(FLASK_RATELIMIT_ENABLED))$(filter-out memory://%,$(FLASK_RATELIMIT_STORAGE_URI)),,yes))
+COUNTS_ALONE = $(if $(filter $(STEP),$(call steps_from,6)),$(if $(filter false,$(FLASK_RATELIMIT_ENABLED))$(filter-out memory://%,$(FLASK_RATELIMIT_STORAGE_URI)),,yes))
 SERVE_WORKERS = $(or $(WORKERS),$(if $(COUNTS_ALONE),1,$(CORES)))
 # What decides the workers reaches the app too, even when given as make's arguments.
 ifdef FLASK_RATELIMIT_STORAGE_URI
@@ -197,10 +210,10 @@ echo "Give the workers one store: run make redis in another terminal, then" >&2;
 echo "  FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:$(REDIS_PORT) make serve STEP=$(STEP) WORKERS=$(WORKERS)" >&2; exit 2
 endef
 define one_worker_counts
-echo "Step 6 counts failed logins in this process's memory, so one worker serves it. For more, see make redis."
+echo "Step $(STEP) counts failed logins in this process's memory, so one worker serves it. For more, see make redis."
 endef
 
-serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core; step 6: see make redis)
+serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn with WORKERS processes (default: one per core; from step 6 on: see make redis)
 	@$(if $(and $(COUNTS_ALONE),$(filter-out 1,$(SERVE_WORKERS))),$(workers_share_no_store))
 	@$(if $(COUNTS_ALONE),$(one_worker_counts))
 	@echo "Serving $(call step_dir,$(STEP)) with gunicorn, $(SERVE_WORKERS) worker(s), on http://$(HOST):$(PORT) (Ctrl+C stops it)"
@@ -210,13 +223,13 @@ serve: valid-step valid-workers $(INSTALLED) ## Serve step STEP under gunicorn w
 	  '$(call app,$(call step_dir,$(STEP)):create_app())'
 
 .PHONY: redis test-redis
-redis: ## Start a throwaway Redis on 127.0.0.1:REDIS_PORT (default 6379) that step 6's workers share
+redis: ## Start a throwaway Redis on 127.0.0.1:REDIS_PORT (default 6379) that the workers of step 6 and later share
 	@command -v redis-server >/dev/null || { \
 	  echo "redis-server was not found. Install it, then run make redis again:" >&2; \
 	  echo "  Debian or Ubuntu:  sudo apt-get install redis-server" >&2; \
 	  echo "  macOS (Homebrew):  brew install redis" >&2; exit 1; }
 	@echo "Redis on 127.0.0.1:$(REDIS_PORT), keeping nothing on disk (Ctrl+C stops it). In another terminal:"
-	@echo "  FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:$(REDIS_PORT) make serve STEP=6 WORKERS=2"
+	@echo "  FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:$(REDIS_PORT) make serve STEP=$(LAST_STEP) WORKERS=2"
 	exec redis-server --bind 127.0.0.1 --port $(REDIS_PORT) --save '' --appendonly no
 
 test-redis: $(INSTALLED) ## Run the tests that need Redis (step 6's limits shared by workers) on a throwaway redis-server

@@ -294,9 +294,9 @@ def main() -> None:
     imports.print_imports(report["imports"])
     print(f"\nWritten to {path.relative_to(ROOT)}")
     if options.suite:
-        rows = time_suite()
-        print_suite(rows)
-        suite = {"date": now(), "machine": machine.describe(), "commands": rows}
+        rows, steps = time_suite()
+        print_suite(rows, steps)
+        suite = {"date": now(), "machine": machine.describe(), "commands": rows, "steps": steps}
         path = OUTPUT / "suite.json"
         path.write_text(json.dumps(suite, indent=2) + "\n")
         print(f"\nWritten to {path.relative_to(ROOT)}")

@@ -26,6 +26,8 @@ import tomllib
 import unicodedata
 from pathlib import Path
 
+from steps import STEPS
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = Path(__file__).with_name("manifest.toml")
 WORKSHOP = ROOT / "workshop"
@@ -45,10 +47,14 @@ def load_steps() -> list[dict]:
 
 
 def step_entry(number: int) -> dict:
-    steps = load_steps()
-    if not 1 <= number <= len(steps):
-        raise SystemExit(f"STEP must be 1 to {len(steps)}, not {number}.")
-    return steps[number - 1]
+    """Step n's entry in the manifest, found by the step's folder."""
+    if not 1 <= number <= len(STEPS):
+        raise SystemExit(f"STEP must be 1 to {len(STEPS)}, not {number}.")
+    folder = STEPS[number - 1]
+    for entry in load_steps():
+        if entry["folder"] == folder:
+            return entry
+    raise SystemExit(f"exercises/manifest.toml has no [[step]] with folder = {folder!r}.")
 
 
 def package_files(folder: str) -> dict[str, str]:
@@ -393,8 +399,7 @@ def shown(path: Path) -> str:
 
 def progress(workshop: Path = WORKSHOP) -> int:
     """A table of every step: is there a working copy, and does it pass its checks?"""
-    steps = load_steps()
-    folders = {number: entry["folder"] for number, entry in enumerate(steps, start=1)}
+    folders = dict(enumerate(STEPS, start=1))
     runs = {
         n: CheckRun(step_marks(n), workshop, "--tb=no")
         for n, folder in folders.items()

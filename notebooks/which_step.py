@@ -3,44 +3,63 @@
 Each step adds routes to the step before it, and a server names the methods a path has in
 the Allow header of its answer to OPTIONS (RFC 9110 §9.3.7). Asking that of every route
 tells the steps apart, except a step that adds no route: over HTTP it looks like the step
-before it. The notebooks import this module through the .pth file that
-`make install-dependencies` puts in .venv, so the check is written once, here.
+before it. The routes of a step are those its openapi.yaml describes (tests/test_openapi.py
+holds each description to its step's routes). The notebooks import this module through the
+.pth file that `make install-dependencies` puts in .venv, so the check is written once, here.
 """
 
-import requests
+import functools
+import re
 
-# The routes each step adds to the step before it: (method, path), `<id>` being a user's id.
-NEW_ROUTES = {
-    1: [("GET", "/api/users/<id>")],
-    2: [],  # password hashing changes what the database stores, not the API
-    3: [("POST", "/api/users")],
-    4: [("GET", "/api/resource")],
-    5: [("POST", "/api/tokens"), ("DELETE", "/api/tokens")],
-    6: [],  # limits on failed logins change some answers, not the routes
-}
-ALL_ROUTES = [route for routes in NEW_ROUTES.values() for route in routes]
+import requests
+import yaml
+
+from steps import ROOT, STEPS, numbers_from
+
+METHODS = ("get", "put", "post", "delete", "patch")
+
+
+@functools.cache
+def described_routes(number: int) -> tuple[tuple[str, str], ...]:
+    """The routes of step n's description, in its order: (method, path), `<id>` being a
+    user's id (OpenAPI's /api/users/{id} is Flask's /api/users/<id>)."""
+    text = (ROOT / STEPS[number - 1] / "openapi.yaml").read_text(encoding="utf-8")
+    document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return tuple(
+        (method.upper(), re.sub(r"\{(\w+)\}", r"<\1>", path))
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in METHODS
+    )
+
+
+def all_routes() -> list[tuple[str, str]]:
+    """Every route of the tutorial, in the order the steps add them."""
+    every = (route for number in numbers_from(1) for route in described_routes(number))
+    return list(dict.fromkeys(every))
+
 
 Routes = set[tuple[str, str]]
 
 
 def routes_of(step: int) -> Routes:
-    """The routes of a step: its own and those of every step before it."""
-    return {route for number, routes in NEW_ROUTES.items() if number <= step for route in routes}
+    """The routes of a step: those its description lists."""
+    return set(described_routes(step))
 
 
 def steps_with(routes: Routes) -> list[int]:
     """The steps whose routes are exactly these: more than one when a step adds none."""
-    return [number for number in NEW_ROUTES if routes_of(number) == routes]
+    return [number for number in numbers_from(1) if routes_of(number) == routes]
 
 
 def routes_at(api_url: str, timeout: float) -> Routes:
-    """The routes of ALL_ROUTES that the server at api_url has, by OPTIONS on each path."""
-    found = set()
-    for path in dict.fromkeys(path for _, path in ALL_ROUTES):
+    """The routes of the tutorial that the server at api_url has, by OPTIONS on each path."""
+    every, found = all_routes(), set()
+    for path in dict.fromkeys(path for _, path in every):
         response = requests.options(api_url + path.replace("<id>", "1"), timeout=timeout)
         allow = response.headers.get("Allow", "") if response.ok else ""
         methods = {method.strip().upper() for method in allow.split(",")}
-        found |= {(method, p) for method, p in ALL_ROUTES if p == path and method in methods}
+        found |= {(method, p) for method, p in every if p == path and method in methods}
     return found
 
 
@@ -49,7 +68,8 @@ def named(steps: list[int]) -> str:
 
 
 def listed(routes: Routes) -> str:
-    return ", ".join(f"{method} {path}" for method, path in ALL_ROUTES if (method, path) in routes)
+    in_order = [route for route in all_routes() if route in routes]
+    return ", ".join(f"{method} {path}" for method, path in in_order)
 
 
 def mismatch(step: int, api_url: str, found: Routes) -> str:

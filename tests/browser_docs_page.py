@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.helpers import PASSPHRASE
+from steps import LAST
+from tests.helpers import PASSPHRASE, step_mark
 
-pytestmark = [pytest.mark.live, pytest.mark.step6]
+pytestmark = [pytest.mark.live, step_mark(LAST)]  # the complete app: the last step
 
 HOST = "docs.test"  # not loopback by name, so Swagger UI treats it as any server
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -78,7 +79,7 @@ def authorize(page, scheme: str, *values: str, logout: str | None = None):
 
 
 def test_the_docs_page_registers_authorizes_and_calls_every_route(browser, live_server, request):
-    server = live_server(6)
+    server = live_server(LAST)
     base = f"http://{HOST}:{server.port}"
     ours, elsewhere, authorizations = urlsplit(base).netloc, [], []
 
@@ -98,7 +99,7 @@ def test_the_docs_page_registers_authorizes_and_calls_every_route(browser, live_
 
     page.goto(f"{base}/docs")
     assert page.url == f"{base}/docs/"
-    expect(page.locator(".info .title")).to_contain_text("step 6")
+    expect(page.locator(".info .title")).to_contain_text(f"step {LAST}")
 
     # The example body of POST /api/users registers alice.
     assert '"username": "alice"' in execute(toggle(page, "createUser"), 201)

@@ -1,15 +1,22 @@
 """Fixtures shared by every step's tests.
 
-A test module picks the steps it runs against with `steps_from(n)`: the tests of
-step n also run against every later step, so a regression in a later step's copy
-of the code is caught. Each parameter carries its step's marker, so
+A test module picks the steps it runs against with `steps_from(n)`: the contract that
+step n sets, what a client sees through the test client, also holds for every later step,
+so its tests run against each of them and a regression in a later step's copy of the code
+is caught (`steps_from(n, until=m)` when step m+1 changes that contract). A table of cases
+that checks the rules of carried code, marked `carried(...)`, runs whole once per version
+of that code and its first case on every step, and a unit test of a module, marked
+`unit_of(...)`, once per version of the module (pytest_collection_modifyitems below), so
+a new step costs about its own tests. Each parameter carries its step's marker, so
 `pytest -m step3` (what `make test STEP=3` runs) selects everything step 3 must pass.
 
 STEPS_ROOT=<folder> makes the tests import the steps found in that folder instead of
 the solutions (`make check` tests a workshop copy this way; see exercises/).
 """
 
+import ast
 import contextlib
+import functools
 import importlib
 import os
 import sys
@@ -22,10 +29,11 @@ from sqlalchemy import create_engine, event, text
 # helper such as assert_problem reports the values it compared.
 pytest.register_assert_rewrite("tests.helpers")
 
+from steps import STEPS, number_of  # noqa: E402
 from tests.details import explain  # noqa: E402
 from tests.hashing import cheap_context  # noqa: E402
-from tests.helpers import PASSPHRASE, HashSpy, Step  # noqa: E402
-from tests.live import LiveServer  # noqa: E402
+from tests.helpers import PASSPHRASE, HashSpy, Step, step_mark  # noqa: E402
+from tests.live import ROOT, LiveServer  # noqa: E402
 
 STEPS_ROOT = Path(os.environ["STEPS_ROOT"]).resolve() if os.environ.get("STEPS_ROOT") else None
 
@@ -54,6 +62,12 @@ def no_inherited_flask_settings(monkeypatch):
     for name in list(os.environ):
         if name.startswith("FLASK_"):
             monkeypatch.delenv(name)
+
+
+def pytest_configure(config):
+    """A marker per step folder: `pytest -m step3` selects what step 3 must pass."""
+    for number, folder in enumerate(STEPS, start=1):
+        config.addinivalue_line("markers", f"step{number}: what {folder} must pass")
 
 
 def pytest_addoption(parser):
@@ -193,21 +207,87 @@ def pytest_assertrepr_compare(op, left, right):
     return explain(op, left, right)
 
 
-def pytest_collection_modifyitems(config, items):
-    """Run a `real_cost` test on the step whose module it is in, not on every later step.
+@functools.cache
+def carried_code(folder: str, places: tuple[str, ...]) -> tuple[str, ...]:
+    """The code of these places in a step folder, as text ("" where the step has none): a
+    module ("bodies.py"), or a function or class of one ("api.py:read_credentials")."""
+    code = []
+    for place in places:
+        name, _, definition = place.partition(":")
+        path = ROOT / folder / name
+        text = path.read_text() if path.is_file() else ""
+        if definition and text:
+            tree = ast.parse(text).body
+            nodes = [node for node in tree if getattr(node, "name", "") == definition]
+            text = ast.get_source_segment(text, nodes[0]) if nodes else ""
+        code.append(text)
+    return tuple(code)
 
-    Each costs seconds of hashing, and what it checks, PassLib's default context, is the
-    import line of models.py that every later step copies unchanged (test_repository.py
-    holds them to that). `make check` (STEPS_ROOT) keeps them all: a learner's copy may differ.
+
+def same_code_as(item, folder: str, first_case: bool):
+    """What a run of this test case on this step checks: runs that check the same code need
+    only the first of them. None when the case runs on every step."""
+    if item.get_closest_marker("real_cost"):
+        return "PassLib's default context: one import line, the same in every models.py"
+    places = {
+        kind: tuple(place for mark in item.iter_markers(kind) for place in mark.args)
+        for kind in ("carried", "unit_of")
+    }
+    unknown = [
+        place
+        for place in places["carried"] + places["unit_of"]
+        if not any(carried_code(other, (place,))[0] for other in STEPS)
+    ]
+    if unknown:
+        raise pytest.UsageError(f"{item.nodeid}: names code that no step has: {unknown}")
+    if places["unit_of"]:  # a unit test: no route in between, every case once per version
+        return carried_code(folder, places["unit_of"])
+    if not places["carried"] or first_case:  # the first case of a table is the contract
+        return None
+    return carried_code(folder, places["carried"])
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers added here
+def pytest_collection_modifyitems(config, items):
+    """Run no test twice on the same code.
+
+    A test marked `carried("bodies.py", "api.py:read_credentials", ...)` checks the rules of
+    that code, case by case. Its first case is the contract that the step's routes still
+    apply them: it runs against every step. Every other case runs once per version of the
+    code: a later step that carries it byte for byte (test_repository.py holds carried
+    modules identical) runs it no more, and lends its marker to the run that checked that
+    code, so `pytest -m step6` still selects everything step 6 must pass.
+
+    A test marked `unit_of("models.py", ...)` calls that code itself, not through a route:
+    each of its cases runs once per version of the code, first case included.
+
+    A `real_cost` test runs on the step whose module it is in only, which stands for every
+    later step. Each costs seconds of hashing, and what it checks, PassLib's default
+    context, is the import line of models.py that every later step copies unchanged.
+
+    `make check` (STEPS_ROOT) keeps every test on every step: a learner's copy may differ.
     """
     if STEPS_ROOT:
         return
     kept, dropped = [], []
+    first_cases: dict[tuple, str] = {}
+    runs: dict[tuple, pytest.Item] = {}
     for item in items:
-        own = item.module.__name__.removeprefix("tests.test_")
-        step = getattr(item, "callspec", None) and item.callspec.params.get("step")
-        late = item.get_closest_marker("real_cost") and step and step != own
-        (dropped if late else kept).append(item)
+        callspec = getattr(item, "callspec", None)
+        folder = callspec.params.get("step") if callspec else None
+        if not isinstance(folder, str):  # no step package, or a live server's number
+            kept.append(item)
+            continue
+        test = (item.module.__name__, item.originalname)
+        case = callspec.id.replace(folder, "").strip("-")
+        first_case = first_cases.setdefault(test, case) == case
+        code = same_code_as(item, folder, first_case)
+        run = None if code is None else runs.setdefault((test, case, code), item)
+        if run is None or run is item:
+            kept.append(item)
+        else:  # the earlier run stands for this step too
+            run.add_marker(step_mark(number_of(folder)))
+            dropped.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

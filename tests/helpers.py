@@ -21,17 +21,10 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from steps import folder_of, numbers_from
 from tests.details import LEARNER_COPY, Detail, wanted
 from tests.live import ROOT
 
-STEPS = (
-    "step1_models",
-    "step2_hashing",
-    "step3_registration",
-    "step4_auth",
-    "step5_tokens",
-    "step6_throttling",
-)
 PASSPHRASE = "correct-horse-battery-staple"
 # Every place where str.splitlines() ends a line (its documentation lists them; "\r\n" is
 # one); and other control characters, ESC among them, which begins what a terminal obeys. A
@@ -40,21 +33,26 @@ LINE_BREAKS = ["\r\n", "\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "
 OTHER_CONTROLS = ["\x00", "\t", "\x1b", "\x7f", "\x80", "\x9f"]
 
 
+def step_mark(number: int) -> pytest.MarkDecorator:
+    """The marker of step n, which `make test STEP=n` (pytest -m stepN) selects."""
+    return getattr(pytest.mark, f"step{number}")
+
+
 def steps_from(first: int, until: int | None = None) -> list:
-    """The steps from `first` on, or to `until` for a test whose contract a later step
-    changes (step 7 adds a column to users and routes to /api/users)."""
+    """Parameters for a test of the contract that step `first` sets: what a client sees
+    through the test client. It holds for every later step, so it runs against each of them
+    (up to step `until` only, when a later step changes that contract)."""
     return [
-        pytest.param(name, id=name, marks=getattr(pytest.mark, f"step{number}"))
-        for number, name in enumerate(STEPS, start=1)
-        if number >= first and (until is None or number <= until)
+        pytest.param(folder_of(number), id=folder_of(number), marks=step_mark(number))
+        for number in numbers_from(first, until)
     ]
 
 
 def live_steps(*numbers: int) -> list:
-    """Parameters for tests that start a live server of each of these steps."""
+    """Parameters for tests of these steps by number, such as those that start a live server
+    of each (`make run STEP=n`)."""
     return [
-        pytest.param(number, id=f"step{number}", marks=getattr(pytest.mark, f"step{number}"))
-        for number in numbers
+        pytest.param(number, id=f"step{number}", marks=step_mark(number)) for number in numbers
     ]
 
 

@@ -36,8 +36,10 @@ class LiveServer:
         target: str = "run",
         make_vars: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        root: Path = ROOT,
     ):
         self.step = step
+        self.root = root  # the repository whose Makefile and steps serve it
         self.workdir = Path(workdir)
         self.database_url = database_url or f"sqlite:///{self.workdir / 'live.sqlite'}"
         self.real_cost = real_cost
@@ -59,7 +61,7 @@ class LiveServer:
         env = {**inherited, "DATABASE_URL": self.database_url, "FLASK_RATELIMIT_ENABLED": "false"}
         env.update(self.extra_env)
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p]
+            [str(self.root)] + [p for p in [env.get("PYTHONPATH")] if p]
         )
         if sys.prefix != sys.base_prefix:  # make uses the virtualenv running the tests
             env["VIRTUAL_ENV"] = sys.prefix
@@ -72,7 +74,7 @@ class LiveServer:
         variables = {"STEP": str(self.step), "HOST": "127.0.0.1", "PORT": str(self.port)}
         if not self.real_cost:  # the step's app, with PassLib's cheap test context
             variables["APP_WRAPPER"] = "tests.hashing:cheap_app"
-        command = ["make", "--no-print-directory", "-C", str(ROOT), self.target]
+        command = ["make", "--no-print-directory", "-C", str(self.root), self.target]
         command += [f"{k}={v}" for k, v in {**variables, **self.make_vars}.items()]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

@@ -14,7 +14,8 @@ import requests
 import yaml
 
 import apidocs
-from tests.helpers import STEPS, assert_problem, steps_from
+from steps import STEPS
+from tests.helpers import assert_problem, steps_from
 from tests.live import ROOT
 
 # The page is the same beside any step: step 5's app (and any after it) shows it here.

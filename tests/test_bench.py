@@ -9,7 +9,8 @@ import requests
 from bench import authorization
 from bench.load import LoadResult, Request, count_for, percentile, run_load
 from bench.throttling import targets
-from tests.helpers import make
+from steps import numbers_from
+from tests.helpers import live_steps, make
 from tests.live import ROOT
 
 
@@ -98,18 +99,20 @@ def test_make_serve_refuses_step_6_workers_that_would_each_count_alone():
     assert "FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379 make serve" in result.stderr
 
 
-@pytest.mark.step6
-def test_make_serve_runs_step_6_on_one_worker_unless_told_of_a_shared_store():
-    alone = make("-n", "serve", "STEP=6", check=True).stdout
+@pytest.mark.parametrize("number", live_steps(*numbers_from(6)))  # step 6 and later
+def test_make_serve_runs_a_step_with_limits_on_one_worker_unless_told_of_a_shared_store(number):
+    alone = make("-n", "serve", f"STEP={number}", check=True).stdout
     assert "--workers 1 " in alone
     assert "counts failed logins in this process's memory, so one worker serves it" in alone
     for variable in (
         "FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379",
         "FLASK_RATELIMIT_ENABLED=false",
     ):
-        shared = make("-n", "serve", "STEP=6", "WORKERS=2", variable, check=True).stdout
+        shared = make("-n", "serve", f"STEP={number}", "WORKERS=2", variable, check=True).stdout
         assert "--workers 2 " in shared
         assert "one worker serves it" not in shared
+    before = make("-n", "serve", "STEP=5", check=True).stdout  # no limits yet: a worker per core
+    assert "one worker serves it" not in before
 
 
 @pytest.mark.step6

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from exercises import workshop
-from tests.helpers import STEPS, make
+from steps import STEPS
+from tests.helpers import make
 from tests.live import ROOT
 
 

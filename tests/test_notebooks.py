@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from notebooks import which_step
-from tests.helpers import STEPS
+from steps import STEPS
 from tests.live import ROOT, free_port
 
 NOTEBOOKS = ROOT / "notebooks"

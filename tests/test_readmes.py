@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import STEPS
+from steps import STEPS
 from tests.live import ROOT
 
 DOCUMENTED_URL = "http://127.0.0.1:5000"

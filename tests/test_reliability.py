@@ -10,6 +10,7 @@ for tracebacks when its test ends: see `live_servers` in conftest.py.
 import pytest
 import requests
 
+from steps import LAST
 from tests.helpers import (
     PASSPHRASE,
     assert_problem,
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.live
 # One server for both races, of the step that brings registration and of the complete app:
 # step 4 runs the same code, which the in-process tests run on every step.
 REGISTERING_SERVERS = pytest.mark.parametrize(
-    "shared_live_server", live_steps(3, 6), indirect=True, scope="module"
+    "shared_live_server", live_steps(3, LAST), indirect=True, scope="module"
 )
 
 
@@ -60,7 +61,7 @@ def test_twenty_four_registrations_of_distinct_names_at_once_all_succeed(shared_
     assert sorted(set(stored_users(server.database_url)) - set(before)) == sorted(names)
 
 
-@pytest.mark.parametrize("step", live_steps(6))  # the complete app: register, then log in
+@pytest.mark.parametrize("step", live_steps(LAST))  # the complete app: register, then log in
 def test_a_registered_user_survives_a_crash(live_server, step):
     server = live_server(step)
     assert register_live(server, "survivor").status_code == 201

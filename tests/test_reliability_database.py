@@ -15,16 +15,18 @@ import subprocess
 import pytest
 import requests
 
+from steps import LAST
 from tests.helpers import (
     PASSPHRASE,
     assert_problem,
     basic_auth,
     register_live,
     sqlite_lock,
+    step_mark,
     stored_users,
 )
 
-pytestmark = [pytest.mark.live, pytest.mark.step6]  # the complete app: every step has the code
+pytestmark = [pytest.mark.live, step_mark(LAST)]  # the complete app: every step has the code
 
 POSTGRES_CTL = os.environ.get("TEST_POSTGRES_CTL")
 
@@ -45,7 +47,7 @@ def assert_one_line_per_503(server, count):
 @pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="holds an SQLite lock")
 def test_a_busy_sqlite_database_is_503_then_serves_again(live_server, tmp_path):
     # SQLite's driver waits 5 s for a lock before it gives up; the URL makes it 1 s here.
-    server = live_server(6, database_url=f"sqlite:///{tmp_path / 'busy.sqlite'}?timeout=1")
+    server = live_server(LAST, database_url=f"sqlite:///{tmp_path / 'busy.sqlite'}?timeout=1")
     assert register_live(server, "before").status_code == 201
     with sqlite_lock(server.database_url):  # the write lock: reads go on
         assert_unavailable(register_live(server, "during"))
@@ -61,7 +63,7 @@ def postgres(action: str) -> None:
 
 @pytest.mark.skipif(not POSTGRES_CTL, reason="stops the PostgreSQL of make test-postgres")
 def test_a_postgresql_server_that_goes_away_is_503_then_serves_again(live_server):
-    server = live_server(6)
+    server = live_server(LAST)
     assert register_live(server, "before").status_code == 201
     # Restarted while the app is idle: the pool tests each connection before use, so
     # the first request after the restart does not meet a connection that died.

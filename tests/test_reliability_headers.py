@@ -9,11 +9,14 @@ import base64
 import pytest
 import requests
 
+from steps import LAST
 from tests.helpers import PASSPHRASE, assert_problem, basic_auth, live_steps, register_live
 
 pytestmark = [
     pytest.mark.live,
-    pytest.mark.parametrize("shared_live_server", live_steps(4, 6), indirect=True, scope="module"),
+    pytest.mark.parametrize(
+        "shared_live_server", live_steps(4, LAST), indirect=True, scope="module"
+    ),
 ]
 
 

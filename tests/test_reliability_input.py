@@ -13,6 +13,7 @@ import unicodedata
 import pytest
 import requests
 
+from steps import LAST
 from tests.helpers import (
     PASSPHRASE,
     assert_detail_says,
@@ -26,7 +27,7 @@ pytestmark = [
     pytest.mark.live,
     pytest.mark.parametrize(
         "shared_live_server",
-        live_steps(3, 6),  # step 4 reads bodies with step 3's code
+        live_steps(3, LAST),  # step 4 reads bodies with step 3's code
         indirect=True,
         scope="module",
     ),

@@ -18,6 +18,7 @@ import time
 import pytest
 import requests
 
+from steps import LAST
 from tests.helpers import PASSPHRASE, assert_problem, basic_auth, concurrently, register_live
 from tests.live import ROOT, RedisServer, free_port
 
@@ -289,4 +290,5 @@ def test_make_redis_serves_a_redis_that_keeps_nothing_on_disk(redis_server, tmp_
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
     printed = (tmp_path / "redis.log").read_text()
-    assert f"FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:{port} make serve STEP=6" in printed
+    store = f"FLASK_RATELIMIT_STORAGE_URI=redis://127.0.0.1:{port}"
+    assert f"{store} make serve STEP={LAST}" in printed

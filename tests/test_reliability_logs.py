@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import LINE_BREAKS, STEPS, send_raw
+from steps import STEPS
+from tests.helpers import LINE_BREAKS, send_raw
 
 SERVERS = [
     pytest.param(

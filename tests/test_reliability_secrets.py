@@ -17,13 +17,14 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from tests.helpers import basic_auth, live_steps, register_live, send_raw, stored_users
+from steps import LAST
+from tests.helpers import basic_auth, live_steps, register_live, send_raw, step_mark, stored_users
 
-# Steps 4 and 5 under `make run`, and the complete app, step 6, under `make serve`: gunicorn
+# Steps 4 and 5 under `make run`, and the complete app, the last step, under `make serve`: gunicorn
 # writes an access log of its own.
 SERVERS = [
     *live_steps(4, 5),
-    pytest.param((6, "serve"), id="step6-serve", marks=pytest.mark.step6),
+    pytest.param((LAST, "serve"), id=f"step{LAST}-serve", marks=step_mark(LAST)),
 ]
 
 pytestmark = [

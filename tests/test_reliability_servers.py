@@ -16,13 +16,12 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from tests.helpers import PASSPHRASE, register_live, send_raw, stored_users
+from steps import LAST
+from tests.helpers import PASSPHRASE, register_live, send_raw, step_mark, stored_users
 
 SERVERS = [
-    pytest.param(
-        (step, target), id=f"step{step}-{target}", marks=getattr(pytest.mark, f"step{step}")
-    )
-    for step in (3, 4, 6)
+    pytest.param((step, target), id=f"step{step}-{target}", marks=step_mark(step))
+    for step in (3, 4, LAST)  # the complete app last
     for target in ("run", "serve")
 ]
 

@@ -140,6 +140,7 @@ def test_the_path_of_a_failed_request_is_one_line_in_the_apps_log(app, client, c
     assert all(message.startswith("Exception on /api/users/1") for message in messages)
 
 
+@pytest.mark.unit_of("models.py")
 def test_user_table_columns(app, step):
     with app.app_context():
         inspector = inspect(step.db.engine)
@@ -155,6 +156,7 @@ def test_user_table_columns(app, step):
     assert ["username"] in unique_indexes + unique_constraints
 
 
+@pytest.mark.unit_of("models.py")
 def test_username_is_unique_in_the_database(app, add_user):
     add_user("alice")
     with pytest.raises(IntegrityError):
@@ -179,6 +181,7 @@ def test_default_database_is_an_sqlite_file_named_after_the_step(step, monkeypat
             default_file.unlink(missing_ok=True)
 
 
+@pytest.mark.unit_of("settings.py")
 def test_database_url_overrides_the_default(step, monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path / 'chosen.sqlite'}"
     monkeypatch.setenv("DATABASE_URL", url)
@@ -189,6 +192,7 @@ def test_database_url_overrides_the_default(step, monkeypatch, tmp_path):
     assert (tmp_path / "chosen.sqlite").exists()  # tables were created on start-up
 
 
+@pytest.mark.unit_of("settings.py")
 def test_a_flask_variable_sets_a_setting_at_start(step, monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path / 'from-flask-variable.sqlite'}"
     monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", url)
@@ -200,6 +204,7 @@ def test_a_flask_variable_sets_a_setting_at_start(step, monkeypatch, tmp_path):
         step.db.engine.dispose()
 
 
+@pytest.mark.unit_of("settings.py")
 def test_a_test_config_wins_over_a_flask_variable(step, monkeypatch, tmp_path):
     monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", "sqlite:///never-used.sqlite")
     url = f"sqlite:///{tmp_path / 'test.sqlite'}"
@@ -209,6 +214,7 @@ def test_a_test_config_wins_over_a_flask_variable(step, monkeypatch, tmp_path):
         step.db.engine.dispose()
 
 
+@pytest.mark.unit_of("settings.py")
 @pytest.mark.parametrize("value", ["7", "true", '"text"', "not json"])
 def test_a_flask_variable_of_the_wrong_kind_stops_the_start(step, monkeypatch, value):
     monkeypatch.setenv("FLASK_SQLALCHEMY_ENGINE_OPTIONS", value)
@@ -216,6 +222,7 @@ def test_a_flask_variable_of_the_wrong_kind_stops_the_start(step, monkeypatch, v
         step.create_app()
 
 
+@pytest.mark.unit_of("models.py")
 @pytest.mark.parametrize("how", ["orm", "sql", "another-client"])
 def test_an_id_is_never_given_to_a_second_user(app, add_user, step, how):
     add_user("alice")
@@ -224,6 +231,7 @@ def test_an_id_is_never_given_to_a_second_user(app, add_user, step, how):
     assert add_user("mallory") == bob + 1
 
 
+@pytest.mark.unit_of("models.py")
 def test_tables_another_worker_creates_at_the_same_moment_are_taken(step, tmp_path):
     """Two gunicorn workers start on a new database: both find `users` missing."""
     path = tmp_path / "race.sqlite"

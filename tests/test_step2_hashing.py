@@ -12,6 +12,7 @@ from tests.helpers import PASSPHRASE, steps_from
 pytestmark = pytest.mark.parametrize("step", steps_from(2), indirect=True)
 
 
+@pytest.mark.unit_of("models.py:User")
 def test_hash_is_sha512_crypt_and_not_the_password(step, app):
     user = step.User(username="alice")
     user.hash_password(PASSPHRASE)
@@ -29,6 +30,7 @@ def test_hash_uses_passlibs_default_cost_and_fits_the_column(step, app):
     assert user.verify_password(PASSPHRASE)
 
 
+@pytest.mark.unit_of("models.py:User")
 def test_same_password_hashed_twice_differs_by_its_salt(step, app):
     first, second = step.User(username="a"), step.User(username="b")
     first.hash_password(PASSPHRASE)
@@ -36,6 +38,7 @@ def test_same_password_hashed_twice_differs_by_its_salt(step, app):
     assert first.password_hash != second.password_hash
 
 
+@pytest.mark.unit_of("models.py:User")
 @pytest.mark.parametrize(
     "attempt",
     [
@@ -52,6 +55,7 @@ def test_verify_password_refuses_anything_but_the_password(step, app, attempt):
     assert not user.verify_password(attempt)
 
 
+@pytest.mark.unit_of("models.py:User")
 def test_stored_hash_verifies_after_a_round_trip(step, app, add_user):
     user_id = add_user("alice", PASSPHRASE)
     with app.app_context():

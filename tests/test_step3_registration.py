@@ -13,6 +13,14 @@ from tests.helpers import PASSPHRASE, assert_detail_says, assert_problem, sqlite
 
 pytestmark = pytest.mark.parametrize("step", steps_from(3), indirect=True)
 
+# The code whose rules a table of cases checks: a later step that carries it byte for byte
+# runs only the table's first case (see `carried` in tests/conftest.py).
+READS_BODIES = pytest.mark.carried("bodies.py", "headers.py:SafeRequest")
+PREPARES = pytest.mark.carried("api.py:read_credentials", "credentials.py")
+STORES = pytest.mark.carried(
+    "api.py:create_user", "api.py:read_credentials", "credentials.py", "models.py:User"
+)
+
 
 def user_count(app, step):
     with app.app_context():
@@ -49,6 +57,7 @@ HOST_AND_PROXY_HEADERS = {
 }
 
 
+@pytest.mark.carried("api.py:create_user")
 @pytest.mark.parametrize(
     "headers", HOST_AND_PROXY_HEADERS.values(), ids=HOST_AND_PROXY_HEADERS.keys()
 )
@@ -138,6 +147,7 @@ INVALID_BODIES = [
 ]
 
 
+@pytest.mark.carried("api.py:read_credentials", "bodies.py", "credentials.py")
 @pytest.mark.parametrize(
     "payload, detail", INVALID_BODIES, ids=[json.dumps(b)[:40] for b, _ in INVALID_BODIES]
 )
@@ -164,6 +174,7 @@ MALFORMED = [
 ]
 
 
+@READS_BODIES
 @pytest.mark.parametrize("data, detail", MALFORMED, ids=[repr(d[:20]) for d, _ in MALFORMED])
 def test_malformed_json_is_400_and_stores_nothing(client, app, step, data, detail):
     response = client.post("/api/users", data=data, content_type="application/json")
@@ -181,6 +192,7 @@ WHERE_IT_BREAKS = [
 ]
 
 
+@READS_BODIES
 @pytest.mark.parametrize(
     "data, where", WHERE_IT_BREAKS, ids=[repr(d[:20]) for d, _ in WHERE_IT_BREAKS]
 )
@@ -210,6 +222,7 @@ HUGE_NUMBERS = [
 ]
 
 
+@READS_BODIES
 @pytest.mark.parametrize(
     "data, detail",
     HUGE_NUMBERS,
@@ -238,6 +251,7 @@ NOT_I_JSON = [
 ]
 
 
+@READS_BODIES
 @pytest.mark.parametrize(
     "data, name",
     NOT_I_JSON,
@@ -263,6 +277,7 @@ def test_json_that_parsers_read_differently_is_400(client, app, step, spy, data,
     assert spy.hashed == []
 
 
+@READS_BODIES
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
 def test_a_body_in_another_unicode_encoding_is_400(client, app, step, encoding):
     # RFC 8259 §8.1: JSON between systems is UTF-8. Python's parser guesses the others.
@@ -289,6 +304,7 @@ DEEPLY_NESTED = [
 ]
 
 
+@READS_BODIES
 @pytest.mark.parametrize(
     "data, detail", DEEPLY_NESTED, ids=["array-5000-deep", "object-2000-deep"]
 )
@@ -298,6 +314,7 @@ def test_deeply_nested_json_is_400_with_a_true_detail(client, app, step, data, d
     assert user_count(app, step) == 0
 
 
+@READS_BODIES
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
 def test_a_body_that_is_not_json_is_415(client, app, step, content_type):
     data = "username=alice&password=correct-horse-battery-staple"
@@ -331,6 +348,8 @@ def post_chunked(client, data: bytes):
     )
 
 
+@READS_BODIES
+@pytest.mark.carried("settings.py:configure")
 @pytest.mark.parametrize(
     "data",
     [padded(16 * 1024, b"not JSON" * 160), padded(16 * 1024, b" "), padded(16 * 1024)],
@@ -361,6 +380,7 @@ def test_the_413_details_name_the_limit(client):
     assert "16384 bytes" in assert_problem(response, 413)["detail"]
 
 
+@READS_BODIES
 @pytest.mark.parametrize("terminated", [True, False], ids=["gunicorn", "werkzeug"])
 def test_a_body_shorter_than_its_content_length_is_400(client, app, step, spy, terminated):
     # The client stopped sending early. gunicorn hands the app what came, and tells Werkzeug
@@ -380,6 +400,7 @@ def test_a_body_shorter_than_its_content_length_is_400(client, app, step, spy, t
     assert spy.hashed == []
 
 
+@READS_BODIES
 @pytest.mark.parametrize(
     "coding", ["br", "gzip", "deflate", "zstd", "GZIP", "x-gzip", "gzip, identity", "unknown"]
 )
@@ -393,12 +414,14 @@ def test_a_content_coding_is_415_with_accept_encoding(client, app, step, spy, co
     assert spy.hashed == []
 
 
+@READS_BODIES
 @pytest.mark.parametrize("coding", ["identity", "IDENTITY", ""])
 def test_the_identity_coding_is_no_coding(client, coding):
     response = client.post("/api/users", json=VALID, headers={"Content-Encoding": coding})
     assert response.status_code == 201
 
 
+@READS_BODIES
 @pytest.mark.parametrize("coding", ["gzip, chunked", "deflate, chunked", "br, chunked"])
 def test_a_transfer_coding_other_than_chunked_is_501(client, app, step, spy, coding):
     response = client.post("/api/users", json=VALID, headers={"Transfer-Encoding": coding})
@@ -448,6 +471,7 @@ def assert_refused(response, field: str, words: str, code_point: str):
     assert detail.endswith(f" ({code_point}).")
 
 
+@PREPARES
 @pytest.mark.parametrize(
     "username, words, code_point",
     REFUSED_USERNAMES,
@@ -471,6 +495,7 @@ REFUSED_WHOLE_USERNAMES = [
 ]
 
 
+@PREPARES
 @pytest.mark.parametrize(
     "username, words",
     REFUSED_WHOLE_USERNAMES,
@@ -504,6 +529,7 @@ REFUSED_PASSWORDS = [
 ]
 
 
+@PREPARES
 @pytest.mark.parametrize(
     "password, words, code_point",
     REFUSED_PASSWORDS,
@@ -524,6 +550,7 @@ def test_a_password_is_counted_once_prepared(client, app, step, spy):
     assert spy.hashed == []
 
 
+@STORES
 @pytest.mark.parametrize(
     "username",
     [
@@ -556,6 +583,7 @@ PREPARED_USERNAMES = [
 ]
 
 
+@STORES
 @pytest.mark.parametrize(
     "sent, stored", PREPARED_USERNAMES, ids=[ascii(s)[:24] for s, _ in PREPARED_USERNAMES]
 )
@@ -567,6 +595,7 @@ def test_usernames_are_stored_as_the_profile_prepares_them(client, app, step, se
         assert step.db.session.scalar(step.db.select(step.User.username)) == stored
 
 
+@STORES
 @pytest.mark.parametrize(
     "sent, stored", PREPARED_USERNAMES, ids=[ascii(s)[:24] for s, _ in PREPARED_USERNAMES]
 )
@@ -592,6 +621,7 @@ def test_a_ligature_is_refused_not_mapped_so_it_is_no_second_user(client, app, s
     assert user_count(app, step) == 1
 
 
+@STORES
 @pytest.mark.parametrize(
     "password", ["x" * 15, "x" * 128, "pässwörd-ünïcode-1", "  spaces around it  ", "🔑" * 15]
 )
@@ -619,6 +649,7 @@ def test_passwords_are_normalized_to_nfc(client, app, step):
     assert stored_password_is(app, step, prepared=composed, sent=decomposed)
 
 
+@STORES
 @pytest.mark.parametrize("space", ["\u00a0", "\u2003", "\u3000", "\u202f", "\u205f", "\u1680"])
 def test_other_spaces_in_passwords_become_ascii_spaces(client, app, step, space):
     sent = f"correct{space}horse{space}battery"

@@ -25,6 +25,10 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.parametrize("step", steps_from(5), indirect=True)
 
+# The code whose rules a table of cases checks: a later step that carries it byte for byte
+# runs only the table's first case (see `carried` in tests/conftest.py).
+READS_HEADERS = pytest.mark.carried("auth.py", "headers.py")
+
 REALM = "Flask REST auth tutorial"
 BOTH_CHALLENGES = f'Bearer realm="{REALM}", Basic realm="{REALM}"'
 
@@ -114,6 +118,7 @@ def test_token_lifetime_can_be_set_when_the_server_starts(step, monkeypatch, tmp
         step.db.engine.dispose()
 
 
+@pytest.mark.unit_of("settings.py")
 @pytest.mark.parametrize("value", ["soon", "0", "-60", "2.5", "true", '"60"', "[60]"])
 def test_a_token_lifetime_that_is_no_whole_number_above_0_stops_the_start(
     step, monkeypatch, value
@@ -184,6 +189,7 @@ def test_a_token_request_verifies_no_password(client, alice, spy):
     assert spy.verified == []
 
 
+@READS_HEADERS
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
 def test_the_bearer_scheme_is_case_insensitive(client, alice, scheme):
     # RFC 9110 §11.1: "It uses a case-insensitive token to identify the scheme."
@@ -192,6 +198,7 @@ def test_the_bearer_scheme_is_case_insensitive(client, alice, scheme):
     assert response.status_code == 200
 
 
+@READS_HEADERS
 @pytest.mark.parametrize("scheme", ["Basic", "basic", "BASIC"])
 def test_a_password_still_gets_the_resource_in_any_case_of_the_scheme(client, alice, scheme):
     value = basic_auth("alice", PASSPHRASE)["Authorization"].replace("Basic", scheme, 1)
@@ -219,6 +226,7 @@ def test_an_unknown_token_is_invalid_token(client, alice):
     assert value.endswith(f', Basic realm="{REALM}"')  # the other way in, in the same field
 
 
+@pytest.mark.carried("headers.py", "auth.py:verify_token")
 @pytest.mark.parametrize(
     "make_value",
     [
@@ -269,6 +277,7 @@ def test_a_malformed_bearer_value_is_401_invalid_token(client, alice, spy, make_
     assert spy.verified == []  # and never a password hash spent on it
 
 
+@READS_HEADERS
 @pytest.mark.parametrize(
     "before, after", [("", " "), ("", "\t"), (" ", ""), ("\t", " \t")], ids=repr
 )
@@ -280,6 +289,7 @@ def test_the_whitespace_around_the_value_is_not_part_of_it(client, alice, before
     assert response.get_json() == {"data": "Hello, alice!"}
 
 
+@READS_HEADERS
 @pytest.mark.parametrize("spaces", [" ", "  ", "    "])
 def test_one_or_more_spaces_may_follow_the_scheme(client, alice, spaces):
     # RFC 9110 §11.4: credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
@@ -378,6 +388,7 @@ def test_the_database_holds_the_digest_never_the_token(client, alice, app, step)
     assert row["user_id"] == alice["id"]
 
 
+@pytest.mark.unit_of("models.py")
 def test_the_tokens_table_is_indexed_for_its_lookups(app, step):
     with app.app_context():
         inspector = inspect(step.db.engine)
@@ -435,6 +446,7 @@ def test_wrong_methods_on_tokens_are_405(client):
 # A token dies with its user.
 
 
+@pytest.mark.carried("foreign_keys.py", "models.py")
 @pytest.mark.parametrize("how", ["orm", "sql", "another-client"])
 def test_a_deleted_users_tokens_never_come_back_for_a_new_user(app, client, alice, step, how):
     alices = issue(client)
@@ -455,6 +467,7 @@ def test_a_deleted_users_tokens_never_come_back_for_a_new_user(app, client, alic
     assert left == ({alice["id"], bob["id"]} if sqlite_without_foreign_keys else {alice["id"]})
 
 
+@pytest.mark.unit_of("foreign_keys.py")
 def test_foreign_keys_are_enforced_on_every_connection(app, step):
     with app.app_context():
         with pytest.raises(IntegrityError):
@@ -484,6 +497,7 @@ TOKEN_SHAPES = {
 }
 
 
+@pytest.mark.unit_of("logs.py")
 @pytest.mark.parametrize("shape", TOKEN_SHAPES.values(), ids=TOKEN_SHAPES.keys())
 def test_the_logs_mask_a_token_in_a_message_and_a_traceback(app, step, caplog, shape):
     token = "fra_" + "Tq9-x_" * 7 + "Z"

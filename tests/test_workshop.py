@@ -19,9 +19,10 @@ import requests
 
 from exercises import workshop
 from exercises.report import expected_call
+from steps import STEPS
 from tests import helpers
 from tests.details import Detail
-from tests.helpers import STEPS, make
+from tests.helpers import make
 from tests.live import ROOT
 
 NUMBERS = range(1, len(STEPS) + 1)
