@@ -313,6 +313,38 @@ def test_make_exercise_never_overwrites_and_force_keeps_a_backup(tmp_path):
     assert (backup / "models.py").read_text() == "# my own work\n"
 
 
+# make check judges behaviour: another correct design of a concept passes it as ours does.
+# tests/designs/ holds such designs; each is checked on the tests of what it designs.
+OTHER_DESIGNS = [
+    pytest.param(
+        6,
+        "step6_failed_logins.py",
+        "failed_logins.py",
+        "limits.py",
+        "store or at_once or day_limit or eleventh or fifty_first or limited_exactly",
+        id="step6-window-stats",
+    ),
+]
+
+
+@pytest.mark.parametrize("number, design, module, importer, examined", OTHER_DESIGNS)
+def test_another_correct_design_passes_make_checks_tests(
+    tmp_path, number, design, module, importer, examined
+):
+    # The design goes into a copy of the solution as a module of its own, which the end of
+    # the concept file `importer` imports, so that its names replace the solution's.
+    folder = tmp_path / STEPS[number - 1]
+    shutil.copytree(ROOT / STEPS[number - 1], folder)
+    shutil.copy(ROOT / "tests" / "designs" / design, folder / module)
+    with (folder / importer).open("a") as file:
+        file.write(f"from .{module.removesuffix('.py')} import *  # noqa: E402, F403\n")
+    tests = [str(path) for path in (ROOT / "tests").glob(f"test_step{number}_*.py")]
+    run = workshop.CheckRun(workshop.step_marks(number), tmp_path, "-k", examined, modules=tests)
+    status, records, output = run.result()
+    assert status == 0, output
+    assert len(records) >= 6, output  # the tests of the design ran
+
+
 def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
     started, finished = tmp_path / "started", tmp_path / "finished"
     workshop.write_starter(1, started)
