@@ -671,27 +671,38 @@ def test_a_taken_name_is_refused_before_hashing(client, spy):
     assert spy.hashed == []
 
 
-def test_the_unique_constraint_turns_a_lost_race_into_409(client, app, step, monkeypatch):
-    """Another request stores the same name between our check and our commit."""
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
-    original = step.User.hash_password
+class RacedHashing:
+    """A PassLib context that, while it hashes, lets another client store the same name:
+    the slow hash is where two registrations race, whatever code calls it."""
 
-    def hash_while_another_request_registers(user, password):
-        original(user, password)
-        engine = create_engine(url)
+    def __init__(self, context, url: str, username: str):
+        self.context, self.url, self.username = context, url, username
+
+    def hash(self, password):
+        hashed = self.context.hash(password)
+        engine = create_engine(self.url)
         with engine.begin() as connection:
             connection.execute(
                 text("INSERT INTO users (username, password_hash) VALUES (:u, 'x')"),
-                {"u": user.username},
+                {"u": self.username},
             )
         engine.dispose()
+        return hashed
 
-    monkeypatch.setattr(step.User, "hash_password", hash_while_another_request_registers)
+    def verify(self, password, stored_hash):
+        return self.context.verify(password, stored_hash)
+
+
+def test_the_unique_constraint_turns_a_lost_race_into_409(client, app, step, monkeypatch):
+    """Another request stores the same name between our check and our commit."""
+    cheap = step.pwd_context
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    step.replace(monkeypatch, "pwd_context", RacedHashing(cheap, url, "alice"))
     body = assert_problem(register(client), 409)
     assert "already taken" in body["detail"]
     assert user_count(app, step) == 1
     # The session was rolled back: the app keeps working.
-    monkeypatch.setattr(step.User, "hash_password", original)
+    step.replace(monkeypatch, "pwd_context", cheap)
     assert register(client, username="bob").status_code == 201
 
 

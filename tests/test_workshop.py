@@ -317,6 +317,14 @@ def test_make_exercise_never_overwrites_and_force_keeps_a_backup(tmp_path):
 # tests/designs/ holds such designs; each is checked on the tests of what it designs.
 OTHER_DESIGNS = [
     pytest.param(
+        3,
+        "step3_api.py",
+        "api.py",
+        None,
+        "location or taken or race or invalid_bodies or hashing or prepares",
+        id="step3-own-queries",
+    ),
+    pytest.param(
         6,
         "step6_failed_logins.py",
         "failed_logins.py",
@@ -331,13 +339,15 @@ OTHER_DESIGNS = [
 def test_another_correct_design_passes_make_checks_tests(
     tmp_path, number, design, module, importer, examined
 ):
-    # The design goes into a copy of the solution as a module of its own, which the end of
-    # the concept file `importer` imports, so that its names replace the solution's.
+    # The design goes into a copy of the solution as `module`: a concept file that it
+    # replaces whole, or a module of its own that the end of the concept file `importer`
+    # imports, so that its names replace the solution's.
     folder = tmp_path / STEPS[number - 1]
     shutil.copytree(ROOT / STEPS[number - 1], folder)
     shutil.copy(ROOT / "tests" / "designs" / design, folder / module)
-    with (folder / importer).open("a") as file:
-        file.write(f"from .{module.removesuffix('.py')} import *  # noqa: E402, F403\n")
+    if importer:
+        with (folder / importer).open("a") as file:
+            file.write(f"from .{module.removesuffix('.py')} import *  # noqa: E402, F403\n")
     tests = [str(path) for path in (ROOT / "tests").glob(f"test_step{number}_*.py")]
     run = workshop.CheckRun(workshop.step_marks(number), tmp_path, "-k", examined, modules=tests)
     status, records, output = run.result()
