@@ -325,6 +325,14 @@ OTHER_DESIGNS = [
         id="step3-own-queries",
     ),
     pytest.param(
+        5,
+        "step5_models.py",
+        "models.py",
+        None,
+        "table or database or expired or lifetime or deleted or foreign",
+        id="step5-own-columns",
+    ),
+    pytest.param(
         6,
         "step6_failed_logins.py",
         "failed_logins.py",
