@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.helpers import (
     PASSPHRASE,
+    assert_count,
     assert_problem,
     basic_auth,
     delete_user,
@@ -119,7 +120,7 @@ def test_a_token_response_has_the_fields_and_headers_of_oauth(client, alice, ste
 
 def test_a_token_is_a_prefix_and_256_random_bits(client, alice):
     tokens = {issue(client) for _ in range(3)}
-    assert len(tokens) == 3  # a new one every time
+    assert_count("different tokens", len(tokens), 3)  # a new one every time
     for token in tokens:
         prefix, _, secret = token.partition("_")
         assert prefix == "fra"  # recognizable by a secret scanner
@@ -183,12 +184,12 @@ def test_a_token_never_gets_a_new_token(client, alice, app, step):
         response = client.post("/api/tokens", headers=headers)
         assert_problem(response, 401)
         assert challenge(response) == f'Basic realm="{REALM}"'
-    assert len(stored_tokens(app, step)) == 1
+    assert_count("tokens stored", len(stored_tokens(app, step)), 1)
 
 
 def test_issuing_costs_one_password_verification(client, alice, spy):
     issue(client)
-    assert len(spy.verified) == 1
+    assert_count("password verifications", len(spy.verified), 1)
 
 
 # Using: GET /api/resource with a token, or with a password as in step 4.
@@ -216,7 +217,7 @@ def test_a_token_request_verifies_no_password(client, alice, spy):
     token = issue(client)
     spy.verified.clear()
     assert client.get("/api/resource", headers=bearer(token)).status_code == 200
-    assert spy.verified == []
+    assert_count("password verifications", len(spy.verified), 0)
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
@@ -239,7 +240,8 @@ def test_no_credentials_is_401_with_both_challenges_and_no_error(client, alice, 
     response = client.get("/api/resource")
     assert_problem(response, 401)
     assert challenge(response) == BOTH_CHALLENGES  # RFC 6750 §3.1: no error code here
-    assert spy.verified == []  # no token and no password: nothing to verify
+    # No token and no password: nothing to verify
+    assert_count("password verifications", len(spy.verified), 0)
 
 
 def test_a_wrong_password_is_401_with_both_challenges(client, alice):
@@ -301,7 +303,8 @@ def test_a_malformed_bearer_value_is_401_invalid_token(client, alice, spy, make_
     spy.verified.clear()
     response = client.get("/api/resource", headers={"Authorization": make_value(token)})
     assert_invalid_token(response)
-    assert spy.verified == []  # and never a password hash spent on it
+    # And never a password hash spent on it
+    assert_count("password verifications", len(spy.verified), 0)
 
 
 @pytest.mark.parametrize(
@@ -383,7 +386,7 @@ def test_revoking_one_token_leaves_the_others(client, alice, app, step):
     laptop, phone = issue(client), issue(client)
     assert client.delete("/api/tokens", headers=bearer(laptop)).status_code == 204
     assert client.get("/api/resource", headers=bearer(phone)).status_code == 200
-    assert len(stored_tokens(app, step)) == 1
+    assert_count("tokens stored", len(stored_tokens(app, step)), 1)
 
 
 @pytest.mark.parametrize(
@@ -397,7 +400,7 @@ def test_revoking_needs_a_valid_token(client, alice, app, step, headers):
     assert_problem(response, 401)
     assert challenge(response).startswith(f'Bearer realm="{REALM}"')
     assert "Basic" not in challenge(response)  # this route takes a token only
-    assert len(stored_tokens(app, step)) == 1
+    assert_count("tokens stored", len(stored_tokens(app, step)), 1)
 
 
 # Storage: the digest only, and no expired rows kept.
@@ -446,7 +449,7 @@ def test_issuing_a_token_deletes_every_expired_one(client, alice, app, step, mon
     new_alice = issue(client)
     rows = stored_tokens(app, step)
     held = {value for row in rows for value in row.values()}
-    assert len(rows) == 2
+    assert_count("tokens stored", len(rows), 2)
     assert digest(recent_bob) in held and digest(new_alice) in held
     assert digest(old_alice) not in held and digest(old_bob) not in held
 
@@ -544,6 +547,6 @@ def test_the_logs_mask_a_token_in_a_message_and_a_traceback(app, step, caplog, s
         app.logger.exception("GET /api/resource?access_token=%s", written)
     for name in ("werkzeug", "gunicorn.error", "gunicorn.access"):
         logging.getLogger(name).warning('"GET /api/users/%s HTTP/1.1" 404', written)
-    assert caplog.text.count("fra_[masked]") == 5
+    assert_count("masked tokens in the log", caplog.text.count("fra_[masked]"), 5)
     assert written not in caplog.text
     assert token[4:24] not in caplog.text

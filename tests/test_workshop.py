@@ -13,12 +13,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
 
 from exercises import workshop
-from exercises.report import expected_call
+from exercises.report import expectation, expected_call
 from tests import helpers
 from tests.details import Detail
 from tests.helpers import STEPS, make
@@ -566,6 +567,16 @@ def test_a_failure_through_the_learners_files_is_listed_with_the_concept():
         "1 of 2 met\n"
     )
     assert "  FAIL  a body over 16 kib is 413: expected 413, not 201\n" in hardening + "\n"
+
+
+def test_a_failed_count_says_what_it_counted():
+    failed = helpers.assert_count  # as a test calls it
+    with pytest.raises(AssertionError) as raised:
+        failed("passwords hashed", 1, 0)
+    message = f"AssertionError: {raised.value}\nassert 1 == 0"
+    report = SimpleNamespace(longrepr=SimpleNamespace(reprcrash=SimpleNamespace(message=message)))
+    call = SimpleNamespace(excinfo=SimpleNamespace(errisinstance=lambda kind: True))
+    assert expectation(None, report, call, None) == "passwords hashed: expected 0, got 1"
 
 
 def test_a_failed_check_of_a_methods_answer_is_said_in_words():
