@@ -349,12 +349,14 @@ def friendly_report(
         elif test in entry["concept_tests"]:
             group, mark = "concept", ""
         elif failed and not changed:
-            group, mark = "concept", " (hardening)"
+            group, mark = "concept", "(hardening) "
         else:
             group, mark = "hardening", ""
         if not failed:
             met[group] += 1
             line = f"  ok    {plain(test)}{mark}"
+        elif mark.startswith("("):  # said first: the line may be long
+            line = f"  FAIL  {mark}{failure_line(failed[0])}"
         else:
             line = f"  FAIL  {failure_line(failed[0])}{mark}"
             if len(cases) > 1:  # a table: which of its cases failed, by name
@@ -373,7 +375,7 @@ def friendly_report(
             report.append(f"{title}: all {len(lines[group])} expectations still hold")
         elif lines[group]:
             report += [f"{title}: {met[group]} of {len(lines[group])} met", *lines[group]]
-        if group == "concept" and any(line.endswith(" (hardening)") for line in lines[group]):
+        if group == "concept" and any(" (hardening) " in line for line in lines[group]):
             report.append("  (hardening): a check of code given whole, which yours breaks")
     return "\n".join(report), sum(met.values()), len(grouped)
 

@@ -380,9 +380,9 @@ def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
     assert concept < rest
     assert "  ok    unknown route is 404 problem\n" in report[rest:]
     assert (
-        "  FAIL  wrong method is 405 problem with allow header: sent DELETE /api/users/1; "
-        "expected 405, not 404; came back 404 NOT FOUND: The requested URL was not found on "
-        "the server (hardening)\n"
+        "  FAIL  (hardening) wrong method is 405 problem with allow header: sent DELETE "
+        "/api/users/1; expected 405, not 404; came back 404 NOT FOUND: The requested URL was "
+        "not found on the server\n"
     ) in report[concept:rest]
     assert (
         "  FAIL  unknown user is 404 problem: sent GET /api/users/42; expected a detail that "
@@ -554,7 +554,7 @@ def test_a_failure_through_the_learners_files_is_listed_with_the_concept():
     concept, hardening = report.split("\nIts hardening")
     assert (met, total) == (2, 3)
     assert "The concept of this step, in api.py: 1 of 2 met" in concept
-    assert "  FAIL  a body over 16 kib is 413: expected 413, not 201 (hardening)\n" in concept
+    assert "  FAIL  (hardening) a body over 16 kib is 413: expected 413, not 201\n" in concept
     assert concept.endswith("\n  (hardening): a check of code given whole, which yours breaks")
     assert hardening.startswith(" and the rest, whole in your starter: 1 of 1 met\n  ok    ")
 
