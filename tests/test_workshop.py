@@ -322,7 +322,7 @@ OTHER_DESIGNS = [
         "step3_api.py",
         "api.py",
         None,
-        "location or taken or race or invalid_bodies or hashing or prepares",
+        "location or taken_username or lost_race or before_hashing or invalid_bodies",
         id="step3-own-queries",
     ),
     pytest.param(
@@ -330,7 +330,7 @@ OTHER_DESIGNS = [
         "step5_models.py",
         "models.py",
         None,
-        "table or database or expired or lifetime or deleted or foreign",
+        "tokens_table or holds_the_digest or expired_one or in_seconds or deleted_users",
         id="step5-own-columns",
     ),
     pytest.param(
