@@ -156,6 +156,8 @@ def expectation(item, report, call, response) -> str:
     message = crash.message if crash else ""
     first = message.splitlines()[0] if message else "failed"
     first = first.removeprefix("AssertionError: ")
+    if re.search(r": expected .+, got ", first):  # a count, said by the test (assert_count)
+        return first
     assertion = re.fullmatch(r"assert (.+) == (.+)", first)
     if assertion:
         return f"expected {shorten(assertion[2], 60)}, not {shorten(assertion[1], 60)}"

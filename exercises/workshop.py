@@ -312,12 +312,28 @@ def failure_line(record: dict) -> str:
     return f"{plain(record['test'])}{case}: " + "; ".join(parts)
 
 
-def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
+def changed_given_files(number: int, workshop: Path = WORKSHOP) -> list[str]:
+    """The files of a working copy that its starter gives whole and that are not as given."""
+    entry, copy = step_entry(number), workshop / step_entry(number)["folder"]
+    return [
+        name
+        for name, source in starter_files(number).items()
+        if name not in entry["concept"]
+        and not ((copy / name).is_file() and (copy / name).read_text() == source)
+    ]
+
+
+def friendly_report(
+    number: int, records: list[dict], changed: list[str] | tuple = ()
+) -> tuple[str, int, int]:
     """The report `make check` prints first; also the counts of expectations met and all.
 
     The expectations come in three groups: the step's concept (the tests that the manifest
     names), then the rest of the step's own tests (its hardening, whose code the starter has
-    whole), then the tests of the steps before, one line when they all still hold.
+    whole), then the tests of the steps before, one line when they all still hold. A test
+    of the hardening that fails is listed with the concept, since the code it runs is the
+    learner's together with files given whole: unless the learner `changed` a given file,
+    the fault is in the learner's own files.
     """
     entry = step_entry(number)
     titles = {
@@ -325,20 +341,28 @@ def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
         "hardening": "Its hardening and the rest, whole in your starter",
         "before": "The steps before",
     }
+    if changed:
+        titles["hardening"] += f" (you changed {', '.join(changed)}, which it gives whole)"
     lines: dict[str, list[str]] = {group: [] for group in titles}
     met = dict.fromkeys(titles, 0)
     grouped = expectations(records)
     for (module, test), cases in grouped.items():
+        failed = [case for case in cases if case["outcome"] == "failed"]
         # Modules of earlier steps re-check them; other modules belong to this step.
         origin = module.removeprefix("tests.test_").split("_")[0]
         if origin.startswith("step") and origin != f"step{number}":
             group, mark = "before", f" (from step {origin.removeprefix('step')})"
+        elif test in entry["concept_tests"]:
+            group, mark = "concept", ""
+        elif failed and not changed:
+            group, mark = "concept", "(hardening) "
         else:
-            group, mark = ("concept" if test in entry["concept_tests"] else "hardening"), ""
-        failed = [case for case in cases if case["outcome"] == "failed"]
+            group, mark = "hardening", ""
         if not failed:
             met[group] += 1
             line = f"  ok    {plain(test)}{mark}"
+        elif mark.startswith("("):  # said first: the line may be long
+            line = f"  FAIL  {mark}{failure_line(failed[0])}"
         else:
             line = f"  FAIL  {failure_line(failed[0])}{mark}"
             if len(cases) > 1:  # a table: which of its cases failed, by name
@@ -357,6 +381,8 @@ def friendly_report(number: int, records: list[dict]) -> tuple[str, int, int]:
             report.append(f"{title}: all {len(lines[group])} expectations still hold")
         elif lines[group]:
             report += [f"{title}: {met[group]} of {len(lines[group])} met", *lines[group]]
+        if group == "concept" and any(" (hardening) " in line for line in lines[group]):
+            report.append("  (hardening): a check of code given whole, which yours breaks")
     return "\n".join(report), sum(met.values()), len(grouped)
 
 
@@ -368,7 +394,7 @@ def check_step(number: int, workshop: Path = WORKSHOP) -> int:
         )
         return 2
     status, records, output = CheckRun(step_marks(number), workshop).result()
-    report, met, total = friendly_report(number, records)
+    report, met, total = friendly_report(number, records, changed_given_files(number, workshop))
     if not records:
         print(f"The tests could not run against {shown(workshop / folder)}/:\n")
         print(output)
@@ -409,7 +435,7 @@ def progress(workshop: Path = WORKSHOP) -> int:
     for number, folder in folders.items():
         if number in runs:
             status, records, _ = runs[number].result()
-            _, met, total = friendly_report(number, records)
+            _, met, total = friendly_report(number, records, changed_given_files(number, workshop))
             verdict = "pass" if status == 0 else f"{met} of {total} expectations met"
             if not records:
                 verdict = f"cannot run: see make check STEP={number}"

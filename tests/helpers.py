@@ -118,6 +118,11 @@ def assert_detail_says(problem: dict, words: str | tuple[str, ...]) -> None:
     )
 
 
+def assert_count(what: str, got: int, expected: int) -> None:
+    """A count, whose failure says what was counted: "users stored: expected 0, got 1"."""
+    assert got == expected, f"{what}: expected {expected}, got {got}"
+
+
 @functools.cache
 def modules_of(package) -> tuple:
     """The package and each of its modules, imported (listed once per run, not per test)."""

@@ -126,6 +126,29 @@ def test_notebook_runs_against_its_server(number, name, live_server):
     assert said.startswith(f"{step} answers at {server.url}")
 
 
+@pytest.mark.live
+@pytest.mark.step6
+def test_step_6s_notebook_runs_again_and_says_when_the_address_is_limited(live_server):
+    from nbclient.exceptions import CellExecutionError
+
+    # An address limit that a first run (21 wrong passwords) leaves room in, and a second
+    # run fills: the second run gets past the cells that register, with names of its own,
+    # and stops at the first guess that the address's count refuses, saying what to do.
+    env = {"FLASK_RATELIMIT_ENABLED": "true", "FLASK_FAILED_LOGINS_PER_ADDRESS": "30 per hour"}
+    server = live_server(6, env=env)
+    kernel = kernel_environment(server.url)
+    notebook_client(read(STEPS[5])).execute(env=kernel)
+    again = read(STEPS[5])
+    with pytest.raises(CellExecutionError) as stopped:
+        notebook_client(again).execute(env=kernel)
+    assert "RuntimeError: Your address has sent all the wrong passwords" in str(stopped.value)
+    assert "Restart the server" in str(stopped.value)
+    cells = code_cells(again)
+    ran = [cell for cell in cells if cell.execution_count is not None]
+    assert "has a token" in "".join(output.get("text", "") for output in ran[2].outputs)
+    assert ran[-1] is cells[3]  # the ten guesses for her name: the 30th failure is refused
+
+
 # A learner's copy words its details its own way (make check allows it), and `make notebook
 # WORKSHOP=1` runs the notebooks against it: they check the facts a detail names, not our words.
 OWN_WORDS = """

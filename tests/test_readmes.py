@@ -163,3 +163,14 @@ def test_the_readmes_gunicorn_command_is_the_one_make_serve_runs():
     program, *options = words(run)  # the program's path is the environment's own
     assert program.endswith("/bin/gunicorn")
     assert options == words(shown.group(0))[1:]
+
+
+def test_the_layout_names_every_module_each_step_adds():
+    layout = (ROOT / "README.md").read_text().split("\n## Layout\n")[1].split("\n## ")[0]
+    rows = {int(m[1]): m[2] for m in re.finditer(r"^\| (\d+) \| (.*) \|$", layout, re.MULTILINE)}
+    before: set[str] = set()
+    for number, name in enumerate(STEPS, start=1):
+        modules = {path.name for path in (ROOT / name).glob("*.py")}
+        for module in sorted(modules - before):
+            assert f"`{module}`" in rows.get(number, ""), f"Layout: step {number} adds {module}"
+        before = modules

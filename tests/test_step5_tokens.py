@@ -6,16 +6,17 @@ These tests run against step 5.
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import DateTime, String, inspect
 from sqlalchemy.exc import IntegrityError
 
 from tests.helpers import (
     LINE_BREAKS,
     PASSPHRASE,
+    assert_count,
     assert_problem,
     basic_auth,
     delete_user,
@@ -31,6 +32,7 @@ READS_HEADERS = pytest.mark.carried("auth.py", "headers.py")
 
 REALM = "Flask REST auth tutorial"
 BOTH_CHALLENGES = f'Bearer realm="{REALM}", Basic realm="{REALM}"'
+HOUR = timedelta(seconds=3600)  # the lifetime of a token that settings.py sets
 
 
 @pytest.fixture
@@ -64,9 +66,43 @@ def assert_invalid_token(response):
     return body, value
 
 
-def stored_tokens(app, step) -> list:
+# The tokens are judged on what the table "tokens" holds, not on the names of its columns:
+# a column is found by what it holds (a digest, a time) or by its foreign key (the user).
+
+
+def tokens_table(step):
+    return step.db.metadata.tables["tokens"]
+
+
+def stored_tokens(app, step) -> list[dict]:
+    """Every row of the table "tokens": a dict of its columns' values."""
     with app.app_context():
-        return step.db.session.execute(step.db.select(step.Token)).scalars().all()
+        rows = step.db.session.execute(step.db.select(tokens_table(step))).mappings()
+        return [dict(row) for row in rows]
+
+
+def digest(token: str) -> str:
+    """What the table holds of a token: its SHA-256 digest, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_column(step) -> str:
+    """The column of a token's user: the one whose foreign key refers to users."""
+    (foreign_key,) = tokens_table(step).foreign_keys
+    return foreign_key.parent.name
+
+
+def column_holding(row: dict, value) -> str:
+    names = [name for name, held in row.items() if held == value]
+    assert names, f"a column of the token's row that holds {value!r}; the row: {row!r}"
+    return names[0]
+
+
+def frozen_clock(step, monkeypatch):
+    """Stop the app's one clock (utc_now) at the time it is now; return that time."""
+    now = step.utc_now()
+    step.replace(monkeypatch, "utc_now", lambda: now)
+    return now
 
 
 # Issuing: POST /api/tokens, for a username and password only.
@@ -89,7 +125,7 @@ def test_a_token_response_has_the_fields_and_headers_of_oauth(client, alice, ste
 
 def test_a_token_is_a_prefix_and_256_random_bits(client, alice):
     tokens = {issue(client) for _ in range(3)}
-    assert len(tokens) == 3  # a new one every time
+    assert_count("different tokens", len(tokens), 3)  # a new one every time
     for token in tokens:
         prefix, _, secret = token.partition("_")
         assert prefix == "fra"  # recognizable by a secret scanner
@@ -99,12 +135,13 @@ def test_a_token_is_a_prefix_and_256_random_bits(client, alice):
         )
 
 
-def test_token_lifetime_is_configurable_in_seconds(app, client, alice, step):
+def test_token_lifetime_is_configurable_in_seconds(app, client, alice, step, monkeypatch):
+    now = frozen_clock(step, monkeypatch)
     app.config["TOKEN_LIFETIME"] = 60  # read when a token is issued
     response = client.post("/api/tokens", headers=basic_auth("alice", PASSPHRASE))
     assert response.get_json()["expires_in"] == 60
     (row,) = stored_tokens(app, step)
-    assert row.expires_at - row.created_at == timedelta(seconds=60)
+    column_holding(row, now + timedelta(seconds=60))  # when it expires
 
 
 def test_token_lifetime_can_be_set_when_the_server_starts(step, monkeypatch, tmp_path):
@@ -153,12 +190,12 @@ def test_a_token_never_gets_a_new_token(client, alice, app, step):
         response = client.post("/api/tokens", headers=headers)
         assert_problem(response, 401)
         assert challenge(response) == f'Basic realm="{REALM}"'
-    assert len(stored_tokens(app, step)) == 1
+    assert_count("tokens stored", len(stored_tokens(app, step)), 1)
 
 
 def test_issuing_costs_one_password_verification(client, alice, spy):
     issue(client)
-    assert len(spy.verified) == 1
+    assert_count("password verifications", len(spy.verified), 1)
 
 
 # Using: GET /api/resource with a token, or with a password as in step 4.
@@ -186,7 +223,7 @@ def test_a_token_request_verifies_no_password(client, alice, spy):
     token = issue(client)
     spy.verified.clear()
     assert client.get("/api/resource", headers=bearer(token)).status_code == 200
-    assert spy.verified == []
+    assert_count("password verifications", len(spy.verified), 0)
 
 
 @READS_HEADERS
@@ -211,7 +248,8 @@ def test_no_credentials_is_401_with_both_challenges_and_no_error(client, alice, 
     response = client.get("/api/resource")
     assert_problem(response, 401)
     assert challenge(response) == BOTH_CHALLENGES  # RFC 6750 §3.1: no error code here
-    assert spy.verified == []  # no token and no password: nothing to verify
+    # No token and no password: nothing to verify
+    assert_count("password verifications", len(spy.verified), 0)
 
 
 def test_a_wrong_password_is_401_with_both_challenges(client, alice):
@@ -274,7 +312,8 @@ def test_a_malformed_bearer_value_is_401_invalid_token(client, alice, spy, make_
     spy.verified.clear()
     response = client.get("/api/resource", headers={"Authorization": make_value(token)})
     assert_invalid_token(response)
-    assert spy.verified == []  # and never a password hash spent on it
+    # And never a password hash spent on it
+    assert_count("password verifications", len(spy.verified), 0)
 
 
 @READS_HEADERS
@@ -358,7 +397,7 @@ def test_revoking_one_token_leaves_the_others(client, alice, app, step):
     laptop, phone = issue(client), issue(client)
     assert client.delete("/api/tokens", headers=bearer(laptop)).status_code == 204
     assert client.get("/api/resource", headers=bearer(phone)).status_code == 200
-    assert len(stored_tokens(app, step)) == 1
+    assert_count("tokens stored", len(stored_tokens(app, step)), 1)
 
 
 @pytest.mark.parametrize(
@@ -372,7 +411,7 @@ def test_revoking_needs_a_valid_token(client, alice, app, step, headers):
     assert_problem(response, 401)
     assert challenge(response).startswith(f'Bearer realm="{REALM}"')
     assert "Basic" not in challenge(response)  # this route takes a token only
-    assert len(stored_tokens(app, step)) == 1
+    assert_count("tokens stored", len(stored_tokens(app, step)), 1)
 
 
 # Storage: the digest only, and no expired rows kept.
@@ -380,28 +419,32 @@ def test_revoking_needs_a_valid_token(client, alice, app, step, headers):
 
 def test_the_database_holds_the_digest_never_the_token(client, alice, app, step):
     token = issue(client)
-    with app.app_context(), step.db.engine.connect() as connection:
-        rows = connection.execute(text("SELECT * FROM tokens")).mappings().all()
-    (row,) = rows
-    assert row["digest"] == hashlib.sha256(token.encode()).hexdigest()
-    assert token not in str(dict(row))
-    assert row["user_id"] == alice["id"]
+    (row,) = stored_tokens(app, step)
+    column_holding(row, digest(token))
+    assert token not in str(row)
+    assert row[user_column(step)] == alice["id"]
 
 
 @pytest.mark.unit_of("models.py")
-def test_the_tokens_table_is_indexed_for_its_lookups(app, step):
+def test_the_tokens_table_is_indexed_for_its_lookups(app, client, alice, step, monkeypatch):
+    now = frozen_clock(step, monkeypatch)
+    token = issue(client)
+    (row,) = stored_tokens(app, step)
+    digests, expiries = column_holding(row, digest(token)), column_holding(row, now + HOUR)
     with app.app_context():
         inspector = inspect(step.db.engine)
-        columns = {column["name"]: column for column in inspector.get_columns("tokens")}
+        columns = inspector.get_columns("tokens")
         indexed = [index["column_names"] for index in inspector.get_indexes("tokens")]
         (foreign_key,) = inspector.get_foreign_keys("tokens")
-        primary_key = inspector.get_pk_constraint("tokens")["constrained_columns"]
-    assert set(columns) == {"digest", "user_id", "created_at", "expires_at"}
-    assert not any(column["nullable"] for column in columns.values())
-    assert primary_key == ["digest"]  # the lookup by digest uses the primary key's index
-    assert ["user_id"] in indexed and ["expires_at"] in indexed
+        indexed.append(inspector.get_pk_constraint("tokens")["constrained_columns"])
+        # A unique constraint is kept by an index of its own, in every database.
+        indexed += [c["column_names"] for c in inspector.get_unique_constraints("tokens")]
+    assert not [column["name"] for column in columns if column["nullable"]]  # none is empty
+    # Found by digest, the user's tokens deleted with the user, the expired ones deleted.
+    for column in (digests, user_column(step), expiries):
+        assert [column] in indexed, f"an index on {column!r} alone, not only {indexed}"
     assert foreign_key["referred_table"] == "users"
-    assert foreign_key["constrained_columns"] == ["user_id"]
+    assert foreign_key["constrained_columns"] == [user_column(step)]
 
 
 def test_issuing_a_token_deletes_every_expired_one(client, alice, app, step, monkeypatch):
@@ -414,12 +457,13 @@ def test_issuing_a_token_deletes_every_expired_one(client, alice, app, step, mon
     old_alice, old_bob = issue(client), issue(client, "bob")
     step.replace(monkeypatch, "utc_now", lambda: start + timedelta(seconds=1800))
     recent_bob = issue(client, "bob")
-    step.replace(monkeypatch, "utc_now", lambda: start + timedelta(seconds=3600))
+    step.replace(monkeypatch, "utc_now", lambda: start + HOUR)
     new_alice = issue(client)
-    digests = {row.digest for row in stored_tokens(app, step)}
-    assert digests == {step.Token.digest_of(recent_bob), step.Token.digest_of(new_alice)}
-    assert step.Token.digest_of(old_alice) not in digests
-    assert step.Token.digest_of(old_bob) not in digests
+    rows = stored_tokens(app, step)
+    held = {value for row in rows for value in row.values()}
+    assert_count("tokens stored", len(rows), 2)
+    assert digest(recent_bob) in held and digest(new_alice) in held
+    assert digest(old_alice) not in held and digest(old_bob) not in held
 
 
 def test_no_response_contains_the_password_or_its_hash(client, alice, app, step):
@@ -459,7 +503,7 @@ def test_a_deleted_users_tokens_never_come_back_for_a_new_user(app, client, alic
         assert_invalid_token(client.get("/api/resource", headers=bearer(token)))
     response = client.get("/api/resource", headers=bearer(alices))
     assert response.get_json() == {"data": "Hello, alice!"}
-    left = {row.user_id for row in stored_tokens(app, step)}
+    left = {row[user_column(step)] for row in stored_tokens(app, step)}
     sqlite_without_foreign_keys = how == "another-client" and app.config[
         "SQLALCHEMY_DATABASE_URI"
     ].startswith("sqlite")
@@ -467,20 +511,30 @@ def test_a_deleted_users_tokens_never_come_back_for_a_new_user(app, client, alic
     assert left == ({alice["id"], bob["id"]} if sqlite_without_foreign_keys else {alice["id"]})
 
 
+def a_token_of(step, user_id: int) -> dict:
+    """A row for the table "tokens" whose user is `user_id`, whatever its other columns."""
+    row = {}
+    for column in tokens_table(step).columns:
+        if column.foreign_keys:
+            row[column.name] = user_id
+        elif isinstance(column.type, DateTime):
+            row[column.name] = datetime(2026, 1, 1)
+        elif isinstance(column.type, String):  # an id of its own is left to the database
+            row[column.name] = digest(f"a token of user {user_id}")
+    return row
+
+
 @pytest.mark.unit_of("foreign_keys.py")
 def test_foreign_keys_are_enforced_on_every_connection(app, step):
+    insert = tokens_table(step).insert()
     with app.app_context():
         with pytest.raises(IntegrityError):
-            step.db.session.execute(
-                text("INSERT INTO tokens VALUES ('x', 99, '2026-01-01', '2026-01-01')")
-            )
+            step.db.session.execute(insert.values(a_token_of(step, 99)))
             step.db.session.commit()
         step.db.session.rollback()
         step.db.engine.dispose()  # a new connection checks them as well
         with pytest.raises(IntegrityError):
-            step.db.session.execute(
-                text("INSERT INTO tokens VALUES ('y', 99, '2026-01-01', '2026-01-01')")
-            )
+            step.db.session.execute(insert.values(a_token_of(step, 98)))
             step.db.session.commit()
 
 
@@ -508,7 +562,7 @@ def test_the_logs_mask_a_token_in_a_message_and_a_traceback(app, step, caplog, s
         app.logger.exception("GET /api/resource?access_token=%s", written)
     for name in ("werkzeug", "gunicorn.error", "gunicorn.access"):
         logging.getLogger(name).warning('"GET /api/users/%s HTTP/1.1" 404', written)
-    assert caplog.text.count("fra_[masked]") == 5
+    assert_count("masked tokens in the log", caplog.text.count("fra_[masked]"), 5)
     assert written not in caplog.text
     assert token[4:24] not in caplog.text
 

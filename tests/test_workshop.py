@@ -13,12 +13,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
 
 from exercises import workshop
-from exercises.report import expected_call
+from exercises.report import expectation, expected_call
 from steps import STEPS
 from tests import helpers
 from tests.details import Detail
@@ -314,6 +315,56 @@ def test_make_exercise_never_overwrites_and_force_keeps_a_backup(tmp_path):
     assert (backup / "models.py").read_text() == "# my own work\n"
 
 
+# make check judges behaviour: another correct design of a concept passes it as ours does.
+# tests/designs/ holds such designs; each is checked on the tests of what it designs.
+OTHER_DESIGNS = [
+    pytest.param(
+        3,
+        "step3_api.py",
+        "api.py",
+        None,
+        "location or taken_username or lost_race or before_hashing or invalid_bodies",
+        id="step3-own-queries",
+    ),
+    pytest.param(
+        5,
+        "step5_models.py",
+        "models.py",
+        None,
+        "tokens_table or holds_the_digest or expired_one or in_seconds or deleted_users",
+        id="step5-own-columns",
+    ),
+    pytest.param(
+        6,
+        "step6_failed_logins.py",
+        "failed_logins.py",
+        "limits.py",
+        "store or at_once or day_limit or eleventh or fifty_first or limited_exactly",
+        id="step6-window-stats",
+    ),
+]
+
+
+@pytest.mark.parametrize("number, design, module, importer, examined", OTHER_DESIGNS)
+def test_another_correct_design_passes_make_checks_tests(
+    tmp_path, number, design, module, importer, examined
+):
+    # The design goes into a copy of the solution as `module`: a concept file that it
+    # replaces whole, or a module of its own that the end of the concept file `importer`
+    # imports, so that its names replace the solution's.
+    folder = tmp_path / STEPS[number - 1]
+    shutil.copytree(ROOT / STEPS[number - 1], folder)
+    shutil.copy(ROOT / "tests" / "designs" / design, folder / module)
+    if importer:
+        with (folder / importer).open("a") as file:
+            file.write(f"from .{module.removesuffix('.py')} import *  # noqa: E402, F403\n")
+    tests = [str(path) for path in (ROOT / "tests").glob(f"test_step{number}_*.py")]
+    run = workshop.CheckRun(workshop.step_marks(number), tmp_path, "-k", examined, modules=tests)
+    status, records, output = run.result()
+    assert status == 0, output
+    assert len(records) >= 6, output  # the tests of the design ran
+
+
 def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
     started, finished = tmp_path / "started", tmp_path / "finished"
     workshop.write_starter(1, started)
@@ -323,11 +374,17 @@ def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
     assert result.returncode != 0
     report, details = result.stdout.split("The details, as pytest reports them:")
     assert report.startswith("Step 1, ")
-    # The concept first, then the rest, each with its count.
-    concept = report.index("The concept of this step, in models.py and api.py: 1 of 6 met\n")
-    rest = report.index("Its hardening and the rest, whole in your starter: ")
+    # The concept first, then the rest, each with its count. A check of the hardening that
+    # the missing model breaks is the concept's to fix: it is listed there, and marked.
+    concept = report.index("The concept of this step, in models.py and api.py: 1 of 12 met\n")
+    rest = report.index("Its hardening and the rest, whole in your starter: 8 of 8 met\n")
     assert concept < rest
     assert "  ok    unknown route is 404 problem\n" in report[rest:]
+    assert (
+        "  FAIL  (hardening) wrong method is 405 problem with allow header: sent DELETE "
+        "/api/users/1; expected 405, not 404; came back 404 NOT FOUND: The requested URL was "
+        "not found on the server\n"
+    ) in report[concept:rest]
     assert (
         "  FAIL  unknown user is 404 problem: sent GET /api/users/42; expected a detail that "
         "says '42'; came back 404 NOT FOUND: The requested URL was not found on the server"
@@ -402,7 +459,9 @@ def learners_check(root: Path) -> tuple[list[str], list[dict]]:
     )
     status, records, output = run.result()
     assert status == 1, output
-    report, _, _ = workshop.friendly_report(3, records)
+    changed = workshop.changed_given_files(3, root)
+    assert changed == ["credentials.py"]
+    report, _, _ = workshop.friendly_report(3, records, changed)
     return report.splitlines(), records
 
 
@@ -475,6 +534,50 @@ def test_make_check_says_what_came_back_and_judges_details_by_what_they_say(tmp_
         r for r in records if r["test"] == "test_the_unique_constraint_turns_a_lost_race_into_409"
     ]
     assert [r["outcome"] for r in race] == ["passed"]
+
+
+def record(test: str, outcome: str, module: str = "tests.test_step3_registration") -> dict:
+    """What exercises/report.py records of a test of step 3 without cases."""
+    expected = "expected 413, not 201" if outcome == "failed" else ""
+    return {
+        **{"step": STEPS[2], "module": module, "test": test, "case": "", "outcome": outcome},
+        **{"stage": "call", "sent": "", "expected": expected, "got": ""},
+    }
+
+
+def test_a_failure_through_the_learners_files_is_listed_with_the_concept():
+    records = [
+        record("test_taken_username_is_409", "passed"),
+        record("test_a_body_over_16_kib_is_413", "failed"),  # bodies.py is whole: api.py's fault
+        record("test_get_on_the_collection_is_405_with_allow_header", "passed"),
+    ]
+    report, met, total = workshop.friendly_report(3, records)
+    concept, hardening = report.split("\nIts hardening")
+    assert (met, total) == (2, 3)
+    assert "The concept of this step, in api.py: 1 of 2 met" in concept
+    assert "  FAIL  (hardening) a body over 16 kib is 413: expected 413, not 201\n" in concept
+    assert concept.endswith("\n  (hardening): a check of code given whole, which yours breaks")
+    assert hardening.startswith(" and the rest, whole in your starter: 1 of 1 met\n  ok    ")
+
+    # A learner who changed a file given whole may have broken it there: it stays with it.
+    report, _, _ = workshop.friendly_report(3, records, ["bodies.py"])
+    concept, hardening = report.split("\nIts hardening")
+    assert "in api.py: 1 of 1 met" in concept
+    assert hardening.startswith(
+        " and the rest, whole in your starter (you changed bodies.py, which it gives whole): "
+        "1 of 2 met\n"
+    )
+    assert "  FAIL  a body over 16 kib is 413: expected 413, not 201\n" in hardening + "\n"
+
+
+def test_a_failed_count_says_what_it_counted():
+    failed = helpers.assert_count  # as a test calls it
+    with pytest.raises(AssertionError) as raised:
+        failed("passwords hashed", 1, 0)
+    message = f"AssertionError: {raised.value}\nassert 1 == 0"
+    report = SimpleNamespace(longrepr=SimpleNamespace(reprcrash=SimpleNamespace(message=message)))
+    call = SimpleNamespace(excinfo=SimpleNamespace(errisinstance=lambda kind: True))
+    assert expectation(None, report, call, None) == "passwords hashed: expected 0, got 1"
 
 
 def test_a_failed_check_of_a_methods_answer_is_said_in_words():
