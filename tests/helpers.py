@@ -118,6 +118,15 @@ def assert_detail_says(problem: dict, words: str | tuple[str, ...]) -> None:
     )
 
 
+def assert_default_cost(context, password_hash: str) -> None:
+    """The hash is of the context's default scheme, at its default cost: PassLib's
+    custom_app_context (sha512_crypt, 656,000 rounds) up to step 7, argon2id from step 8."""
+    handler = context.handler()  # the default scheme, with the context's settings
+    assert context.identify(password_hash) == handler.name, password_hash
+    assert handler.from_string(password_hash).rounds == handler.default_rounds, password_hash
+    assert not context.needs_update(password_hash), password_hash  # nor any other setting
+
+
 def assert_count(what: str, got: int, expected: int) -> None:
     """A count, whose failure says what was counted: "users stored: expected 0, got 1"."""
     assert got == expected, f"{what}: expected {expected}, got {got}"
@@ -168,6 +177,16 @@ class HashSpy:
     def verify(self, password, stored_hash):
         self.verified.append(stored_hash)
         return self.context.verify(password, stored_hash)
+
+    def __getattr__(self, name):  # the rest, such as needs_update, as the context has it
+        return getattr(self.context, name)
+
+    def verify_and_update(self, password, stored_hash):
+        """PassLib's check at login in step 8, made of verify and hash above, so that a
+        subclass that changes them changes it too: (verified, the new hash or None)."""
+        verified = self.verify(password, stored_hash)
+        upgrade = verified and self.context.needs_update(stored_hash)
+        return verified, self.hash(password) if upgrade else None
 
 
 def stored_users(database_url: str) -> dict[str, str]:

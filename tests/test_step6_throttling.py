@@ -17,6 +17,7 @@ from flask import Flask
 
 from tests.helpers import (
     PASSPHRASE,
+    HashSpy,
     assert_count,
     assert_problem,
     basic_auth,
@@ -347,14 +348,12 @@ def test_the_limits_and_their_store_are_read_from_flask_variables(step, monkeypa
     assert app.config["RATELIMIT_ENABLED"] is False
 
 
-class Meeting:
+class Meeting(HashSpy):
     """A PassLib context whose verify waits, up to half a second, for a second one to begin."""
 
     def __init__(self, context):
-        self.context, self.together = context, threading.Barrier(2, timeout=0.5)
-
-    def hash(self, password):
-        return self.context.hash(password)
+        super().__init__(context)
+        self.together = threading.Barrier(2, timeout=0.5)
 
     def verify(self, password, stored_hash):
         with contextlib.suppress(threading.BrokenBarrierError):
