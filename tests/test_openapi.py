@@ -100,6 +100,9 @@ ALICE = basic_auth("alice", PASSPHRASE)
 WRONG = basic_auth("alice", "wrong-" + PASSPHRASE)
 BOB = json.dumps({"username": "bob", "password": PASSPHRASE})
 TAKEN = json.dumps({"username": "alice", "password": PASSPHRASE})
+NEW_PASSWORD = {"current_password": PASSPHRASE, "new_password": "wrong-" + PASSPHRASE[8:]}
+CHANGE = {"data": json.dumps(NEW_PASSWORD), "content_type": JSON}
+PAD = " " * 16 * 1024 + json.dumps(NEW_PASSWORD)
 
 # One request for each status that each operation can answer, from the first step that has
 # the operation on: the path's parameters ("id"), what to send, and what else to do. Alice is
@@ -143,6 +146,32 @@ ANSWERS = [
     (7, "DELETE /api/users/{id}", 404, {"id": 2, "headers": ALICE, "admin": True}),
     (7, "DELETE /api/users/{id}", 429, {"id": 1, "headers": WRONG, "limit": "FAILED_LOGINS"}),
     (7, "DELETE /api/users/{id}", 503, {"id": 1, "headers": ALICE, "locked": True}),
+    # Step 8's change of alice's password (CHANGE), or another body.
+    (8, "PUT /api/users/{id}/password", 204, {"id": 1, "headers": ALICE, **CHANGE}),
+    (8, "PUT /api/users/{id}/password", 400, {"id": 1, "headers": ALICE, **CHANGE, "data": "[]"}),
+    (8, "PUT /api/users/{id}/password", 401, {"id": 1, **CHANGE}),
+    (8, "PUT /api/users/{id}/password", 403, {"id": 2, "headers": ALICE, **CHANGE}),
+    (8, "PUT /api/users/{id}/password", 404, {"id": "me", "headers": ALICE, **CHANGE}),
+    (8, "PUT /api/users/{id}/password", 413, {"id": 1, "headers": ALICE, **CHANGE, "data": PAD}),
+    (
+        8,
+        "PUT /api/users/{id}/password",
+        415,
+        {"id": 1, "headers": ALICE, **CHANGE, "coding": "br"},
+    ),
+    (
+        8,
+        "PUT /api/users/{id}/password",
+        429,
+        {"id": 1, "headers": WRONG, "limit": "FAILED_LOGINS"},
+    ),
+    (8, "PUT /api/users/{id}/password", 501, {"id": 1, "headers": ALICE, **CHANGE, "te": "gzip"}),
+    (
+        8,
+        "PUT /api/users/{id}/password",
+        503,
+        {"id": 1, "headers": ALICE, **CHANGE, "locked": True},
+    ),
 ]
 
 # The headers that tell a client something it must act on; when an answer has one, its

@@ -42,6 +42,9 @@ CHECKS = [
 ]
 USER = "schemathesis"  # stored before the run, so that alice stays free for the examples
 NUMBERS = itertools.count(1)
+# The calls that end the credentials they are sent with: deleting an account (step 7), and
+# changing its password (step 8), which also ends every token of the user.
+ENDS_ITS_CREDENTIALS = {"DELETE /api/users/{id}", "PUT /api/users/{id}/password"}
 
 
 def configuration(examples: int) -> schemathesis.Config:
@@ -61,7 +64,8 @@ def configuration(examples: int) -> schemathesis.Config:
 
 def credentials_for(server):
     """An auth provider: the first scheme that the operation's `security` lists, for USER
-    (an admin from step 7 on), or for a new user who deletes their own account."""
+    (an admin from step 7 on), or for a new user who deletes their own account or changes
+    their own password."""
 
     class Credentials:
         def get(self, case, context):
@@ -69,8 +73,8 @@ def credentials_for(server):
             if not schemes:
                 return None
             username, user_id = USER, None
-            if case.operation.label == "DELETE /api/users/{id}":
-                username = f"deleted-{next(NUMBERS)}"  # so that USER and its id stay
+            if case.operation.label in ENDS_ITS_CREDENTIALS:
+                username = f"fresh-{next(NUMBERS)}"  # so that USER, its id and password stay
                 registered = requests.post(
                     f"{server.url}/api/users",
                     json={"username": username, "password": PASSPHRASE},
@@ -89,7 +93,7 @@ def credentials_for(server):
         def set(self, case, data, context):
             if data:
                 case.headers = {**(case.headers or {}), **data["headers"]}
-            # A delete of a valid id deletes the new user's own account: a 204. Ids the
+            # A valid id is the new user's own: a delete or a change of it is a 204. Ids the
             # description refuses stay, to be answered as they are.
             id = (case.path_parameters or {}).get("id")
             if data and data["id"] and isinstance(id, int) and 1 <= id <= 2147483647:
