@@ -1,5 +1,6 @@
 """`make bench`: what authentication costs, with a password (step 4) and with a token (step 5),
-what step 6's limits on failed logins cost, and what step 7's rules cost a token.
+what step 6's limits on failed logins cost, what step 7's rules cost a token, and what step
+8's argon2id costs against sha512_crypt.
 
 With HTTP Basic, every authenticated request carries the password, so every one pays a
 password verification that is slow on purpose. This times that verification in this
@@ -8,8 +9,8 @@ verifying were all it did (the hash-bound limit), then starts step 5, the comple
 as a real server at PassLib's real cost (Flask's development server, or gunicorn with
 --workers K) and measures what it actually answers: the resource with a password and
 with a token, the public user lookup, registration and token issuing, in one run. Then
-step 6 beside it (bench/throttling.py), and last steps 6 and 7 side by side
-(bench/authorization.py).
+step 6 beside it (bench/throttling.py), steps 6 and 7 side by side
+(bench/authorization.py), and last steps 7 and 8 side by side (bench/passwords.py).
 Run it from the repository root: python -m bench.run [--workers K] [--suite]
 """
 
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import authorization, imports, machine, throttling
+from bench import authorization, imports, machine, passwords, throttling
 from bench.load import Request, count_for, run_load
 from bench.suite import print_suite, time_suite
 from step5_tokens import models
@@ -150,6 +151,7 @@ def benchmark(workers: int | None) -> dict:
             server, raw["tokens"][0], target, make_vars, clients, CHEAP_REQUESTS, refused
         )
     step7 = authorization.benchmark(target, make_vars, clients, CHEAP_REQUESTS)
+    step8 = passwords.benchmark(target, make_vars, clients, CHEAP_REQUESTS)
     time_verification(user, wall, cpu)
     report["others_share"] = machine.others_share(before, machine.snapshot())
 
@@ -191,6 +193,8 @@ def benchmark(workers: int | None) -> dict:
         report["targets"] += throttling.targets(step6, processes)
     report["step7"] = step7
     report["targets"] += authorization.targets(step7)
+    report["step8"] = step8
+    report["targets"] += passwords.targets(step8)
     return report
 
 
@@ -257,6 +261,7 @@ def print_report(report: dict) -> None:
     if "step6" in report:
         throttling.print_rows(report["step6"])
     authorization.print_rows(report["step7"])
+    passwords.print_rows(report["step8"])
     print("\nTargets (ratios from this run):")
     for t in report["targets"]:
         outcome = "met" if t["met"] else "NOT met"
