@@ -26,6 +26,8 @@ from tests.details import LEARNER_COPY, Detail, wanted
 from tests.live import ROOT
 
 PASSPHRASE = "correct-horse-battery-staple"
+# How a stored hash begins: sha512_crypt's (steps 2 to 7), argon2id's (step 8 on).
+HASH_PREFIXES = ("$6$", "$argon2id$")
 # Every place where str.splitlines() ends a line (its documentation lists them; "\r\n" is
 # one); and other control characters, ESC among them, which begins what a terminal obeys. A
 # log line holds none of them as a client sent it (OWASP ASVS 5.0 V16.4.1).
