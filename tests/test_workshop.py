@@ -339,7 +339,8 @@ OTHER_DESIGNS = [
         "step6_failed_logins.py",
         "failed_logins.py",
         "limits.py",
-        "store or at_once or day_limit or eleventh or fifty_first or limited_exactly",
+        "store or at_once or day_limit or eleventh or fifty_first or limited_exactly"
+        " or longer_than_any or long_spelling or (not_refused_by_any and FAILED_LOGINS)",
         id="step6-window-stats",
     ),
 ]
