@@ -22,6 +22,7 @@ from tests.helpers import (
     assert_problem,
     basic_auth,
     concurrently,
+    engines_disposed,
     sqlite_lock,
     steps_from,
     stored_users,
@@ -425,7 +426,7 @@ def test_a_database_of_step_6_stops_the_start_and_stays_as_it_was(step, step6, t
     older = step6.create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
     assert register(older.test_client(), "alice").status_code == 201
     before = tables_and_columns(url), stored_users(url)
-    with pytest.raises(step.EarlierSchema) as raised:
+    with engines_disposed(), pytest.raises(step.EarlierSchema) as raised:
         step.create_app({"SQLALCHEMY_DATABASE_URI": url})
     message = raised.value.format_message()
     assert "\n" not in message and "is_admin" in message and "DATABASE_URL" in message
