@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 from werkzeug.routing import IntegerConverter
 
-from .auth import auth, token_auth, token_or_password
+from .auth import auth, auth_error, token_auth, token_or_password
 from .bodies import read_json
 from .credentials import prepare_credentials
 from .limits import limit_registrations
@@ -74,7 +74,12 @@ def issue_token():
     db.session.execute(db.delete(Token).where(Token.expires_at <= utc_now()))
     lifetime = current_app.config["TOKEN_LIFETIME"]
     token = Token.issue(auth.current_user(), lifetime)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The account was deleted after its password was checked: its credentials fail now.
+        db.session.rollback()
+        return auth_error(401)
     body = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}
     return body, {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 

@@ -40,6 +40,7 @@ def add_a_step(root: Path) -> None:
     entry = text[text.rindex("[[step]]\n") :].replace(f'folder = "{last}"', f'folder = "{FOLDER}"')
     entry = re.sub(r"(?m)^adds = .*$", "adds = []", entry)
     entry = re.sub(r"(?m)^changes = .*$", 'changes = ["__init__.py"]', entry)
+    entry = re.sub(r"(?ms)^removes_lines = \[.*?\]\n", "", entry)  # a copy removes nothing
     manifest.write_text(text + "\n" + entry)
 
 
