@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from steps import folder_of, numbers_from
@@ -206,6 +206,25 @@ def register_live(server, username: str, password: str = PASSPHRASE):
     """POST /api/users to a live server, as any HTTP client would."""
     body = {"username": username, "password": password}
     return requests.post(f"{server.url}/api/users", json=body, timeout=60)
+
+
+@contextlib.contextmanager
+def engines_disposed():
+    """Dispose of every engine that connects while the block runs, once it ends: also the
+    engine of an app that no test can reach, such as one whose create_app raised. Left to
+    the garbage collector, a PostgreSQL connection of its pool ends in a ResourceWarning."""
+    engines = set()
+
+    def seen(connection) -> None:
+        engines.add(connection.engine)
+
+    event.listen(Engine, "engine_connect", seen)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "engine_connect", seen)
+        for engine in engines:
+            engine.dispose()
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from tests.helpers import (
     assert_problem,
     basic_auth,
     concurrently,
+    engines_disposed,
     register_live,
     stored_users,
 )
@@ -174,9 +175,10 @@ def test_a_database_of_step_6_stops_the_start_in_seconds_and_is_left_as_it_was(
     import step6_throttling  # its tables, as `make run STEP=6` makes them
 
     url = fresh_database_url(tmp_path)
-    step6_throttling.create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client().post(
-        "/api/users", json={"username": "alice", "password": PASSPHRASE}
-    )
+    with engines_disposed():
+        step6_throttling.create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client().post(
+            "/api/users", json={"username": "alice", "password": PASSPHRASE}
+        )
     before = stored_users(url)
     server = LiveServer(7, tmp_path, database_url=url)
     command = ["make", "--no-print-directory", "-C", str(ROOT), target, "STEP=7"]

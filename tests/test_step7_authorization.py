@@ -11,6 +11,7 @@ import contextlib
 
 import pytest
 from flask import Blueprint
+from flask_httpauth import HTTPAuth
 from sqlalchemy import create_engine, event, inspect, text
 
 from tests.conftest import fresh_database_url
@@ -21,6 +22,7 @@ from tests.helpers import (
     assert_problem,
     basic_auth,
     concurrently,
+    engines_disposed,
     sqlite_lock,
     steps_from,
     stored_users,
@@ -312,6 +314,54 @@ def test_two_deletes_of_one_account_at_once_give_one_204(app, people):
     assert statuses in ([204, 401], [204, 404]), statuses
 
 
+def delete_alice_after_authentication(monkeypatch, app, headers) -> list:
+    """Hold the next request that authenticates its caller there, before its route runs,
+    while DELETE /api/users/1, sent with `headers` in an app context of its own (so on a
+    database connection of its own), deletes alice. Return a list that gets its response."""
+    deletes = []
+    authorize = HTTPAuth.authorize  # Flask-HTTPAuth calls it once the caller is verified
+
+    def delete_then_authorize(self, *arguments):
+        if not deletes:  # once: the DELETE authenticates its caller too
+            deletes.append(None)
+            deletes[0] = app.test_client().delete("/api/users/1", headers=headers)
+        return authorize(self, *arguments)
+
+    monkeypatch.setattr(HTTPAuth, "authorize", delete_then_authorize)
+    return deletes
+
+
+# alice's requests, each one interrupted after authentication by the delete of her account:
+# each answer is one she could get just before or just after the delete, never a 500.
+DURING_A_DELETE = [
+    ("POST /api/tokens", "the owner's password", {401}),  # no token for an account gone
+    ("DELETE /api/tokens", "the owner's token", {204, 401}),
+    ("DELETE /api/users/1", "the owner's token", {404, 401}),
+    ("DELETE /api/users/1", "the owner's password", {404, 401}),
+    ("GET /api/resource", "the owner's token", {200, 401}),
+    ("GET /api/resource", "the owner's password", {200, 401}),
+]
+
+
+@pytest.mark.parametrize("deleter", ["the owner's token", "an admin's token"])
+@pytest.mark.parametrize(
+    "label, caller, statuses",
+    DURING_A_DELETE,
+    ids=[" with ".join(case[:2]) for case in DURING_A_DELETE],
+)
+def test_an_account_deleted_during_a_request_of_its_own_is_never_a_500(
+    app, client, step, people, monkeypatch, label, caller, statuses, deleter
+):
+    deletes = delete_alice_after_authentication(monkeypatch, app, CALLERS[deleter](people))
+    response = call(client, label, CALLERS[caller](people))
+    assert [delete.status_code for delete in deletes] == [204]  # it came in between
+    assert response.status_code in statuses, f"{label} with {caller}: {response.text}"
+    assert_answer(response, response.status_code, label, caller)  # a 401 has its challenge
+    with app.app_context():
+        owners = step.db.session.execute(text("SELECT user_id FROM tokens")).scalars()
+        assert 1 not in set(owners)  # no token outlives its account
+
+
 def test_a_locked_database_is_503_and_deletes_nothing(app, client, people, short_busy_timeout):
     with sqlite_lock(app.config["SQLALCHEMY_DATABASE_URI"]):
         response = client.delete("/api/users/1", headers=bearer(people["alice"]))
@@ -376,7 +426,7 @@ def test_a_database_of_step_6_stops_the_start_and_stays_as_it_was(step, step6, t
     older = step6.create_app({"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
     assert register(older.test_client(), "alice").status_code == 201
     before = tables_and_columns(url), stored_users(url)
-    with pytest.raises(step.EarlierSchema) as raised:
+    with engines_disposed(), pytest.raises(step.EarlierSchema) as raised:
         step.create_app({"SQLALCHEMY_DATABASE_URI": url})
     message = raised.value.format_message()
     assert "\n" not in message and "is_admin" in message and "DATABASE_URL" in message

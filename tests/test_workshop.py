@@ -339,7 +339,8 @@ OTHER_DESIGNS = [
         "step6_failed_logins.py",
         "failed_logins.py",
         "limits.py",
-        "store or at_once or day_limit or eleventh or fifty_first or limited_exactly",
+        "store or at_once or day_limit or eleventh or fifty_first or limited_exactly"
+        " or longer_than_any or long_spelling or (not_refused_by_any and FAILED_LOGINS)",
         id="step6-window-stats",
     ),
 ]
@@ -374,11 +375,27 @@ def test_make_check_reports_in_plain_words_and_shows_the_progress(tmp_path):
     assert result.returncode != 0
     report, details = result.stdout.split("The details, as pytest reports them:")
     assert report.startswith("Step 1, ")
-    # The concept first, then the rest, each with its count. A check of the hardening that
-    # the missing model breaks is the concept's to fix: it is listed there, and marked.
-    concept = report.index("The concept of this step, in models.py and api.py: 1 of 12 met\n")
-    rest = report.index("Its hardening and the rest, whole in your starter: 8 of 8 met\n")
+    # The concept first, then the rest, each with the count of what it lists. A check of
+    # the hardening that the missing model breaks is the concept's to fix: it is listed
+    # there, and marked. Of the concept, only the route's converter holds without a model.
+    concept_title = "The concept of this step, in models.py and api.py: "
+    rest_title = "Its hardening and the rest, whole in your starter: "
+    concept, rest = report.index(concept_title), report.index(rest_title)
     assert concept < rest
+    in_concept, in_rest = (
+        re.findall(r"^  (?:ok  |FAIL)  (.*)$", part, re.M)
+        for part in (report[concept:rest], report[rest:])
+    )
+    assert report[concept:].startswith(f"{concept_title}1 of {len(in_concept)} met\n")
+    assert report[rest:].startswith(f"{rest_title}{len(in_rest)} of {len(in_rest)} met\n")
+    assert report.splitlines()[0].endswith(
+        f": {1 + len(in_rest)} of {len(in_concept) + len(in_rest)} expectations met."
+    )
+    # The concept's tests that the manifest names are listed there, each once; every other
+    # line there is a check of the hardening, marked.
+    named = [workshop.plain(test) for test in workshop.step_entry(1)["concept_tests"]]
+    unmarked = [line for line in in_concept if not line.startswith("(hardening) ")]
+    assert sorted(re.split(r": |$", line)[0] for line in unmarked) == sorted(named)
     assert "  ok    unknown route is 404 problem\n" in report[rest:]
     assert (
         "  FAIL  (hardening) wrong method is 405 problem with allow header: sent DELETE "

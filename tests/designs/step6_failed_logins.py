@@ -3,18 +3,22 @@ failed_logins.py, and imported at the end of its limits.py, it replaces limit_fa
 a design of its own (tests/test_workshop.py runs step 6's checks on it).
 
 Where the solution asks each window whether one more failure fits, this design reads how
-much room each window has left (get_window_stats), keeps its own locks and its own count of
-guesses not counted yet, and, when the store fails, counts in a memory of its own. It uses
-only what a learner's copy keeps by its TODOs: `limiter`, client_address() of counts.py and
-prepare() of credentials.py.
+much room each window has left (get_window_stats). It takes its turns per name from a set
+of busy names and one condition, keeps its own count of guesses not counted yet, and, when
+the store fails, counts in a memory of its own: the rest of the request at once, and the
+whole app until it asks the store again. It keeps all of this per app. It uses only what a
+learner's copy keeps by its TODOs: `limiter`, client_address() of counts.py and prepare()
+of credentials.py.
 """
 
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from functools import wraps
+from operator import methodcaller
 
-from flask import current_app, request
+from flask import current_app, g, request
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -26,32 +30,75 @@ from .limits import limiter  # limits.py imports this module at its end, once it
 
 __all__ = ["limit_failures"]  # what it replaces in limits.py
 
-NAME_LOCKS: dict[str, threading.Lock] = {}
-GUARD = threading.Lock()  # guards NAME_LOCKS and UNCOUNTED
-SWITCH = threading.Lock()  # guards GONE
-UNCOUNTED: Counter = Counter()
-MEMORY = MovingWindowRateLimiter(MemoryStorage())
-GONE: list[float] = []  # when the store failed, while it is away
+STORE_AWAY = 10  # seconds counted in memory after the store fails, before asking it again
+LONG_NAME = 4 * 32  # code points: NFC joins at most four into one, so no account has more
+LONG_NAME_KEY = "(too long for any account)"
+MAKING = threading.Lock()  # one app's state is made once
 
 
-def strategy():
-    if GONE and time.time() - GONE[0] > 30 and limiter.storage.check():
-        GONE.clear()
-    return MEMORY if GONE else limiter.limiter
+class FailedLogins:
+    """What this design keeps for one app."""
+
+    def __init__(self):
+        self.turns = threading.Condition()  # guards `busy`: one guess per name at a time
+        self.busy: set[str] = set()
+        self.checking = threading.Lock()  # guards `uncounted`: one check at a time
+        self.uncounted: Counter = Counter()  # window keys: guesses let through, not counted
+        self.memory = MovingWindowRateLimiter(MemoryStorage())
+        self.store_lock = threading.Lock()  # guards the two below
+        self.store_failed = False  # since the store last answered
+        self.ask_store_at = 0.0  # a time.time() value
+
+    @contextmanager
+    def turn(self, name: str):
+        with self.turns:
+            while name in self.busy:
+                self.turns.wait()
+            self.busy.add(name)
+        try:
+            yield
+        finally:
+            with self.turns:
+                self.busy.discard(name)
+                self.turns.notify_all()
+
+    def windows(self):
+        """The strategy that counts this request: the store's, or the memory's while the
+        store is away, and for the rest of a request in which a call on it failed."""
+        if g.get("failed_logins_in_memory") or time.time() < self.ask_store_at:
+            return self.memory
+        return limiter.limiter
+
+    def use(self, call: methodcaller):
+        """call(strategy), on the store if it answers, else in memory."""
+        strategy = self.windows()
+        if strategy is self.memory:
+            return call(strategy)
+        try:
+            answer = call(strategy)
+        except limiter.storage.base_exceptions:
+            with self.store_lock:
+                if not self.store_failed:  # one line when it goes, not one per request
+                    limiter.logger.warning("The limits' store does not answer: counting in memory")
+                self.store_failed, self.ask_store_at = True, time.time() + STORE_AWAY
+            g.failed_logins_in_memory = True
+            return call(self.memory)
+        if self.store_failed:
+            with self.store_lock:
+                self.store_failed = False
+        return answer
 
 
-def ask(call: str, item, keys: tuple):
-    try:
-        return getattr(strategy(), call)(item, *keys)
-    except limiter.storage.base_exceptions:
-        with SWITCH:
-            if not GONE:
-                limiter.logger.warning("The limits' store is unreachable: counting in memory")
-                GONE.append(time.time())
-        return getattr(MEMORY, call)(item, *keys)
+def state() -> FailedLogins:
+    with MAKING:
+        if "failed_logins" not in current_app.extensions:
+            current_app.extensions["failed_logins"] = FailedLogins()
+        return current_app.extensions["failed_logins"]
 
 
 def counted_name(username: str) -> str:
+    if len(username) > LONG_NAME:  # never prepared: that work grows with the name
+        return LONG_NAME_KEY
     try:
         return prepare("username", username, "UsernameCasePreserved", 1, 32)
     except BadRequest:
@@ -66,7 +113,7 @@ def limit_failures(verify_password):
             return verify_password(username, password)
         if credentials.type != "basic":
             return verify_password(username, password)
-        name = counted_name(username)
+        logins, name = state(), counted_name(username)
         windows = [
             (item, (setting, key), words)
             for setting, key, words in (
@@ -75,21 +122,21 @@ def limit_failures(verify_password):
             )
             for item in parse_many(current_app.config[setting])
         ]
-        with GUARD:
-            lock = NAME_LOCKS.setdefault(name, threading.Lock())
-        with lock:
-            with GUARD:
+        with logins.turn(name):
+            with logins.checking:
                 full = []
                 for item, keys, words in windows:
-                    stats = ask("get_window_stats", item, keys)
-                    if stats.remaining - UNCOUNTED[keys] < 1:
-                        wait = stats.reset_time if stats.remaining < 1 else time.time() + 1
-                        full.append((wait, words))
+                    stats = logins.use(methodcaller("get_window_stats", item, *keys))
+                    if stats.remaining - logins.uncounted[keys] < 1:
+                        # Full of failures: room once the oldest leaves. Full only with
+                        # guesses not counted yet: room as soon as they are answered.
+                        full.append((stats.reset_time if stats.remaining < 1 else 0, words))
                 if not full:
-                    UNCOUNTED.update(keys for _, keys, _ in windows)
+                    logins.uncounted.update(keys for _, keys, _ in windows)
             if full:
                 reset_at, words = max(full)
-                seconds = max(1, int(reset_at - time.time() + 0.999))
+                # A retry at the very second a window frees still falls inside it.
+                seconds = int(max(reset_at - time.time(), 0)) + 1
                 raise TooManyRequests(
                     f"Too many failed logins {words}: wait {seconds} seconds.",
                     retry_after=seconds,
@@ -98,12 +145,12 @@ def limit_failures(verify_password):
                 user = verify_password(username, password)
                 if user is None:
                     for item, keys, _ in windows:
-                        ask("hit", item, keys)
+                        logins.use(methodcaller("hit", item, *keys))
             finally:
-                with GUARD:
-                    UNCOUNTED.subtract(keys for _, keys, _ in windows)
-                    for key in [key for key, count in UNCOUNTED.items() if count <= 0]:
-                        del UNCOUNTED[key]
+                with logins.checking:
+                    logins.uncounted.subtract(keys for _, keys, _ in windows)
+                    for keys in [keys for keys, count in logins.uncounted.items() if count < 1]:
+                        del logins.uncounted[keys]
         return user
 
     return checked
