@@ -72,10 +72,9 @@ def issue_token():
     db.session.execute(db.delete(Token).where(Token.expires_at <= utc_now()))
     lifetime = current_app.config["TOKEN_LIFETIME"]
     token = Token.issue(auth.current_user(), lifetime)
-    try:
+    try:  # the account may have been deleted since its password was checked
         db.session.commit()
-    except IntegrityError:
-        # The account was deleted after its password was checked: its credentials fail now.
+    except IntegrityError:  # then its credentials fail now
         db.session.rollback()
         return auth_error(401)
     body = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}

@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .api import UserId, api
+from .api import api
 from .commands import admin
 from .errors import database_unavailable, problem
 from .foreign_keys import enforce_foreign_keys
@@ -16,6 +16,7 @@ from .headers import SafeRequest
 from .limits import limiter, windows
 from .logs import escape_controls_in_logs, mask_tokens_in_logs
 from .models import create_tables, db
+from .parameters import UserId
 from .passwords import passwords
 from .permissions import refuse_undeclared
 from .schema import refuse_an_earlier_schema

@@ -1,17 +1,15 @@
 """The API's routes, in a Blueprint that create_app registers."""
 
-import re
-
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
-from werkzeug.routing import IntegerConverter
 
 from .auth import auth, auth_error, token_auth, token_or_password
 from .bodies import read_json
 from .credentials import check_new_password, prepare_credentials
 from .limits import limit_registrations
 from .models import Token, User, db, utc_now
+from .parameters import whole_number
 from .permissions import admins, allow, any_user, anyone, own_account_or_admin
 
 api = Blueprint("api", __name__)
@@ -75,9 +73,13 @@ def issue_token():
     db.session.execute(db.delete(Token).where(Token.expires_at <= utc_now()))
     lifetime = current_app.config["TOKEN_LIFETIME"]
     token = Token.issue(auth.current_user(), lifetime)
-    if not auth.current_user().still_verified():  # a change ended its tokens meanwhile
+    try:  # the account may have been deleted since its password was checked
+        if not auth.current_user().still_verified():  # a change ended its tokens meanwhile
+            return auth_error(401)
+        db.session.commit()
+    except IntegrityError:  # then its credentials fail now
+        db.session.rollback()
         return auth_error(401)
-    db.session.commit()
     body = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}
     return body, {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 
@@ -110,29 +112,6 @@ def list_users():
     users = db.paginate(query, page=page, per_page=per_page, error_out=False)
     listed = [user.to_dict_for_admins() for user in users]
     return {"users": listed, "page": page, "per_page": per_page, "total": users.total}
-
-
-def whole_number(name: str, lowest: int, highest: int, default: int) -> int:
-    """The query parameter `name` as an int from lowest to highest, or raise 400."""
-    values = request.args.getlist(name)
-    if not values:
-        return default
-    value = values[0] if len(values) == 1 else ""  # given twice: parsers differ on which wins
-    # ASCII digits only: int() would also read "+1", "1_0" and "١" (Arabic-Indic one).
-    if not re.fullmatch(r"[0-9]{1,10}", value) or not lowest <= int(value) <= highest:
-        raise BadRequest(
-            f"'{name}' must be a whole number from {lowest} to {highest}, given once."
-        )
-    return int(value)
-
-
-class UserId(IntegerConverter):
-    """An id in a path, in digits of any length; one that no INTEGER column can hold is
-    None. Werkzeug checks a route's method before its converter's max: with int(max=...),
-    DELETE of such an id would be a 405 that names GET, not the route's own 404 (or 403)."""
-
-    def to_python(self, value: str) -> int | None:
-        return int(value) if len(value) <= 10 and int(value) <= 2147483647 else None
 
 
 @api.delete("/api/users/<user_id:id>")
