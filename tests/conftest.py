@@ -98,11 +98,16 @@ def step(request):
 
 
 @pytest.fixture
-def app(step, tmp_path, request, monkeypatch):
+def cheap_hashing(step, request, monkeypatch) -> None:
+    """The step hashes with the tests' cheap context (tests/hashing.py), unless `real_cost`."""
     if not request.node.get_closest_marker("real_cost"):
         # The dummy hash of steps 4+ is made by this context too, when first needed.
         context = cheap_context(getattr(step, "pwd_context", None))  # step 1 hashes nothing
         step.replace(monkeypatch, "pwd_context", context)
+
+
+@pytest.fixture
+def app(step, tmp_path, request, cheap_hashing):
     url = fresh_database_url(tmp_path)
     config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url}
     # Step 6 limits failed logins and registrations, which the tests of the steps before it

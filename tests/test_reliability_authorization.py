@@ -18,8 +18,10 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.conftest import fresh_database_url
+from tests.hashing import cheap_context
 from tests.helpers import (
     PASSPHRASE,
+    Step,
     assert_problem,
     basic_auth,
     concurrently,
@@ -170,10 +172,11 @@ def test_a_route_that_declares_no_rule_is_403_on_a_real_server(live_server, tmp_
 
 @pytest.mark.parametrize("target", ["run", "serve"])
 def test_a_database_of_step_6_stops_the_start_in_seconds_and_is_left_as_it_was(
-    live_server, tmp_path, target
+    live_server, tmp_path, target, monkeypatch
 ):
     import step6_throttling  # its tables, as `make run STEP=6` makes them
 
+    Step(step6_throttling).replace(monkeypatch, "pwd_context", cheap_context())
     url = fresh_database_url(tmp_path)
     with engines_disposed():
         step6_throttling.create_app({"SQLALCHEMY_DATABASE_URI": url}).test_client().post(

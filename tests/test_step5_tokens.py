@@ -144,7 +144,9 @@ def test_token_lifetime_is_configurable_in_seconds(app, client, alice, step, mon
     column_holding(row, now + timedelta(seconds=60))  # when it expires
 
 
-def test_token_lifetime_can_be_set_when_the_server_starts(step, monkeypatch, tmp_path):
+def test_token_lifetime_can_be_set_when_the_server_starts(
+    step, monkeypatch, tmp_path, cheap_hashing
+):
     monkeypatch.setenv("FLASK_TOKEN_LIFETIME", "2")  # FLASK_TOKEN_LIFETIME=2 make run
     app = step.create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}"})
     client = app.test_client()
