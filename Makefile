@@ -146,6 +146,7 @@ test-postgres: $(INSTALLED) ## Run the step tests and the reliability suite on a
 .PHONY: admin
 admin: valid-step $(INSTALLED) ## Make user NAME an admin of step STEP (7 on), in its database (REVOKE=1: a plain user again)
 	@test -n "$(NAME)" || { echo "Say whose role, for example: make admin STEP=$(STEP) NAME=alice" >&2; exit 2; }
+	@$(if $(filter $(STEP),$(call steps_from,7)),,echo "Roles come with step 7: make admin needs STEP=7 or later (got $(STEP))." >&2; exit 2)
 	@$(check_copy)
 	@$(BIN)/flask --app $(STEP_APP) admin $(if $(REVOKE),revoke,grant) '$(subst ','\'',$(NAME))'
 # exercises/diff.py reads the manifest with the standard library only: make diff needs no
@@ -235,7 +236,7 @@ redis: ## Start a throwaway Redis on 127.0.0.1:REDIS_PORT (default 6379) that th
 test-redis: $(INSTALLED) ## Run the tests that need Redis (step 6's limits shared by workers) on a throwaway redis-server
 	tests/redis.sh $(BIN)/python
 
-bench: valid-workers $(INSTALLED) ## Measure what authentication costs in steps 4 to 6 (WORKERS=k: under gunicorn, step 6 with Redis; SUITE=1: time the tests too)
+bench: valid-workers $(INSTALLED) ## Measure what authentication costs from step 4 on (WORKERS=k: under gunicorn, from step 6 with Redis; SUITE=1: time the tests too)
 	$(BIN)/python -m bench.run $(if $(WORKERS),--workers $(WORKERS)) $(if $(SUITE),--suite)
 
 clean: ## Remove the local databases (your workshop copies' too) and caches (never your code)
