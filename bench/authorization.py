@@ -49,6 +49,20 @@ def admin_token(server: LiveServer, admin: bool) -> str:
     return json.loads(issued.bodies[0])["access_token"]
 
 
+def start_steps(stack: contextlib.ExitStack, steps, target: str, make_vars: dict, env: dict):
+    """Start each step as `make <target>` does, at the real hashing cost, in a folder of its
+    own; the stack stops them and removes their folders. Returns {step: its LiveServer}."""
+    servers = {}
+    for step in steps:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        print(f"Starting step {step} with `make {target}` ...", file=sys.stderr)
+        server = LiveServer(
+            step, workdir, real_cost=True, target=target, make_vars=make_vars, env=env
+        )
+        servers[step] = stack.enter_context(server)
+    return servers
+
+
 def benchmark(target: str, make_vars: dict, clients: int, cheap: int) -> dict:
     """Start steps 6 and 7 like step 5 and measure them."""
     workers = int(make_vars.get("WORKERS", 1))
@@ -56,14 +70,7 @@ def benchmark(target: str, make_vars: dict, clients: int, cheap: int) -> dict:
     # several workers would need a store they share, so the limits are off for both steps.
     env = {"FLASK_RATELIMIT_ENABLED": "true" if workers == 1 else "false"}
     with contextlib.ExitStack() as stack:
-        servers = {}
-        for step in (6, 7):
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-            print(f"Starting step {step} with `make {target}` ...", file=sys.stderr)
-            server = LiveServer(
-                step, workdir, real_cost=True, target=target, make_vars=make_vars, env=env
-            )
-            servers[step] = stack.enter_context(server)
+        servers = start_steps(stack, (6, 7), target, make_vars, env)
         step6_token = admin_token(servers[6], admin=False)
         step7_token = admin_token(servers[7], admin=True)
 

@@ -10,13 +10,11 @@ same load on step 7.
 import contextlib
 import json
 import statistics
-import sys
-import tempfile
-from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from bench import machine
+from bench.authorization import start_steps
 from bench.load import Request, run_load
 from step8_passwords.models import pwd_context  # argon2id, at the real cost
 from tests.helpers import PASSPHRASE, basic_auth
@@ -102,14 +100,7 @@ def benchmark(target: str, make_vars: dict, clients: int, cheap: int) -> dict:
     # need a store they share, so then the limits are off and the 429 is not measured.
     env = {"FLASK_RATELIMIT_ENABLED": "true" if workers == 1 else "false"}
     with contextlib.ExitStack() as stack:
-        servers = {}
-        for step in (7, 8):
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-            print(f"Starting step {step} with `make {target}` ...", file=sys.stderr)
-            server = LiveServer(
-                step, workdir, real_cost=True, target=target, make_vars=make_vars, env=env
-            )
-            servers[step] = stack.enter_context(server)
+        servers = start_steps(stack, (7, 8), target, make_vars, env)
         before, peak = burst_memory(servers[8])  # first, while no request has hashed yet
         for server in servers.values():
             register(server, "bench")
