@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from steps import LAST
-from tests.helpers import PASSPHRASE, step_mark
+from tests.helpers import PASSPHRASE, basic_auth, step_mark
 
 pytestmark = [pytest.mark.live, step_mark(LAST)]  # the complete app: the last step
 
@@ -37,6 +37,7 @@ FLAGS = [
     f"--host-resolver-rules=MAP {HOST} 127.0.0.1",
 ]
 TOKEN = re.compile(r"fra_[A-Za-z0-9_-]{43}")
+NEW_PASSWORD = "wrong-horse-battery-staple"  # the example body of changePassword
 
 
 @pytest.fixture
@@ -121,7 +122,6 @@ def test_the_docs_page_registers_authorizes_and_calls_every_route(browser, live_
     assert '"username": "alice"' in execute(user, 200)
     toggle(page, "getUser")
 
-    assert elsewhere == [], "the page requested other hosts"
     # The page as a learner sees it, from its top to the resource's answer.
     page.evaluate("document.activeElement.blur()")
     page.mouse.move(0, 0)
@@ -132,3 +132,21 @@ def test_the_docs_page_registers_authorizes_and_calls_every_route(browser, live_
     page.screenshot(
         path=screenshot, full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": bottom}
     )
+
+    # Who may do what (step 7 on): alice is no admin, so the list of users is a 403.
+    authorize(page, "basicAuth", "alice", PASSPHRASE, logout="bearerAuth")
+    assert "admin" in execute(toggle(page, "listUsers"), 403)
+    toggle(page, "listUsers")
+    # Her password changes (step 8 on), with the example body; then she deletes her account.
+    change = toggle(page, "changePassword")
+    change.locator("input[placeholder='id']").fill("1")
+    execute(change, 204)
+    toggle(page, "changePassword")
+    authorize(page, "basicAuth", "alice", NEW_PASSWORD, logout="basicAuth")
+    delete = toggle(page, "deleteUser")
+    delete.locator("input[placeholder='id']").fill("1")
+    execute(delete, 204)
+    toggle(page, "deleteUser")
+    assert authorizations[-1] == basic_auth("alice", NEW_PASSWORD)["Authorization"]
+
+    assert elsewhere == [], "the page requested other hosts"
