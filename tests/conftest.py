@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, event, text
 
 # Before tests.helpers is first imported: pytest rewrites its asserts too, so that a failing
@@ -106,14 +107,75 @@ def cheap_hashing(step, request, monkeypatch) -> None:
         step.replace(monkeypatch, "pwd_context", context)
 
 
+def what_a_test_may_change(app: Flask) -> tuple:
+    """An app's settings, routes, hooks and error handlers, as values to compare."""
+
+    def frozen(value):  # dicts, lists and sets as tuples; functions compare by identity
+        if isinstance(value, dict):  # less what looking up a handler adds: empty entries
+            items = ((key, frozen(item)) for key, item in value.items())
+            return tuple((key, item) for key, item in items if item != ())
+        if isinstance(value, list | tuple | set | frozenset):
+            return tuple(frozen(item) for item in value)
+        return value
+
+    parts = [dict(app.config), sorted(map(repr, app.url_map.iter_rules()))]
+    parts += [app.view_functions, app.error_handler_spec, app.teardown_appcontext_funcs]
+    parts += [app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs]
+    parts += [app.url_value_preprocessors, app.url_default_functions, app.blueprints]
+    return frozen(parts) + (app.wsgi_app, app.request_class, app.response_class)
+
+
+@pytest.fixture(scope="session")
+def shared_apps():
+    """The apps that tests share in this test process, by step (see `app`)."""
+    apps: dict[str, tuple[Flask, tuple, Path]] = {}
+    yield apps
+    for app, _, _ in apps.values():
+        with app.app_context():
+            app.extensions["sqlalchemy"].engine.dispose()
+
+
+def shared_app(step, apps: dict, tmp_path_factory) -> Flask:
+    """The step's app that tests share, on a database emptied for this test."""
+    if step.name in apps:
+        app, changes, database = apps[step.name]
+        with app.app_context():
+            step.db.session.remove()
+            step.db.engine.dispose()
+        if what_a_test_may_change(app) == changes:
+            for file in database.parent.iterdir():  # with any journal SQLite left
+                file.unlink()  # a new file: new tables, and ids from 1 again
+            with app.app_context():
+                step.create_tables()
+            return app
+    database = tmp_path_factory.mktemp(step.name, numbered=True) / "test.sqlite"
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
+    app = step.create_app({**config, "RATELIMIT_ENABLED": False})
+    apps[step.name] = (app, what_a_test_may_change(app), database)
+    return app
+
+
 @pytest.fixture
-def app(step, tmp_path, request, cheap_hashing):
-    url = fresh_database_url(tmp_path)
+def app(step, request, cheap_hashing, shared_apps, tmp_path_factory):
+    """The step's app, with TESTING on, step 6's limits off (unless marked `limits`), and an
+    empty SQLite database of its own (or `make test-postgres`'s, emptied).
+
+    Building an app costs 3 to 10 ms (Werkzeug compiles each route), two thousand times in
+    a run: tests share one app per step in each test process, on an SQLite file made anew
+    for each test. A test that changed the app's settings, routes or hooks leaves it to no
+    other test: the next gets a new one. A test that adds routes or hooks, which Flask
+    allows only before an app's first request, is marked `own_app`. Tests with the limits
+    on, on PostgreSQL, or of a learner's copy (`make check`) each build their own app."""
+    limits = bool(request.node.get_closest_marker("limits"))
+    own = limits or request.node.get_closest_marker("own_app") or STEPS_ROOT
+    if not own and not os.environ.get("TEST_DATABASE_URL"):
+        yield shared_app(step, shared_apps, tmp_path_factory)
+        return
+    url = fresh_database_url(request.getfixturevalue("tmp_path"))
     config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url}
     # Step 6 limits failed logins and registrations, which the tests of the steps before it
     # send by the dozen: they run step 6 as a load test would, with its limits off.
-    config["RATELIMIT_ENABLED"] = bool(request.node.get_closest_marker("limits"))
-    app = step.create_app(config)
+    app = step.create_app({**config, "RATELIMIT_ENABLED": limits})
     yield app
     with app.app_context():
         step.db.engine.dispose()
@@ -204,8 +266,11 @@ def short_busy_timeout(app, step):
         dbapi_connection.execute("PRAGMA busy_timeout = 100")
 
     with app.app_context():
-        event.listen(step.db.engine, "connect", on_connect)
-        step.db.engine.dispose()  # the pooled connections go; new ones wait 0.1 s
+        engine = step.db.engine
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # the pooled connections go; new ones wait 0.1 s
+    yield
+    event.remove(engine, "connect", on_connect)
 
 
 def pytest_assertrepr_compare(op, left, right):

@@ -18,6 +18,8 @@ from steps import STEPS
 from tests.helpers import assert_problem, steps_from
 from tests.live import ROOT
 
+# The docs page's routes are added to the app under test, as `make run` adds them.
+pytestmark = pytest.mark.own_app
 # The page is the same beside any step: step 5's app (and any after it) shows it here.
 with_a_step = pytest.mark.parametrize("step", steps_from(5), indirect=True)
 OTHER_HOST = {"Host": "evil.example"}

@@ -82,6 +82,7 @@ def test_unknown_route_is_404_problem(client):
     assert_problem(client.get("/no/such/page"), 404)
 
 
+@pytest.mark.own_app
 def test_unexpected_error_is_500_problem_without_traceback(app, client):
     app.testing = False  # let Flask handle the exception as in production
 
@@ -126,6 +127,7 @@ def test_werkzeug_request_lines_get_the_separators_it_leaves_escaped(app, caplog
     assert one_line_each(caplog.records)[0].endswith('"GET /api/users/1\\u2028x HTTP/1.1" 404')
 
 
+@pytest.mark.own_app
 def test_the_path_of_a_failed_request_is_one_line_in_the_apps_log(app, client, caplog):
     app.testing = False  # let Flask handle and log the exception as in production
 

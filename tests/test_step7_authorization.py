@@ -373,6 +373,7 @@ def test_a_locked_database_is_503_and_deletes_nothing(app, client, people, short
 # Deny by default, and what needs no credentials.
 
 
+@pytest.mark.own_app
 def test_a_route_under_api_that_declares_no_rule_is_403_to_everyone(app, client, step):
     extra = Blueprint("extra", __name__)
     extra.add_url_rule("/api/also-undeclared", "also", lambda: "open", methods=["GET", "POST"])
