@@ -165,9 +165,9 @@ def app(step, request, cheap_hashing, shared_apps, tmp_path_factory):
     for each test. A test that changed the app's settings, routes or hooks leaves it to no
     other test: the next gets a new one. A test that adds routes or hooks, which Flask
     allows only before an app's first request, is marked `own_app`. Tests with the limits
-    on, on PostgreSQL, or of a learner's copy (`make check`) each build their own app."""
+    on, and tests on PostgreSQL (`make test-postgres`), each build their own app."""
     limits = bool(request.node.get_closest_marker("limits"))
-    own = limits or request.node.get_closest_marker("own_app") or STEPS_ROOT
+    own = limits or request.node.get_closest_marker("own_app")
     if not own and not os.environ.get("TEST_DATABASE_URL"):
         yield shared_app(step, shared_apps, tmp_path_factory)
         return
