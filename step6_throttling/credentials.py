@@ -36,7 +36,7 @@ def prepare(field: str, value: str, profile: str, shortest: int, longest: int) -
 def prepare_credentials(username: str, password: str) -> tuple[str, str]:
     """Prepare both by RFC 8265 (PRECIS), alike at registration and login, or raise 400."""
     # A name is an identifier, compared as people read it ("ａｌｉｃｅ" is "alice"); a
-    # password is free text, in NFC with ASCII spaces, as NIST SP 800-63B asks.
+    # password is free text, in NFC with ASCII spaces, as NIST SP 800-63B-4 asks.
     username = prepare("username", username, "UsernameCasePreserved", 1, 32)
     # HTTP Basic credentials are "username:password", so a colon in a
     # username would make that user unable to log in (RFC 7617).

@@ -26,8 +26,9 @@ def revoke(name: str) -> None:
 
 
 def set_admin(name: str, is_admin: bool) -> None:
-    """Set the role of the user NAME, prepared by RFC 8265 as at login; for an unknown
-    name, exit with status 1 and one line (click.ClickException), changing nothing."""
+    """Set the role of the user NAME, prepared by RFC 8265 as at login, and say what it
+    is now; for an unknown name, exit with status 1 and one line (click.ClickException),
+    changing nothing."""
     try:
         username = prepare("username", name, "UsernameCasePreserved", 1, 32)
     except BadRequest as error:
@@ -37,6 +38,9 @@ def set_admin(name: str, is_admin: bool) -> None:
     user = db.session.scalar(db.select(User).filter_by(username=username))
     if user is None:
         raise click.ClickException(f"There is no user named {username!r}.")
+    if user.is_admin == is_admin:  # run twice, say so: nothing to change
+        click.echo(f"{username} is {'already' if is_admin else 'not'} an admin.")
+        return
     user.is_admin = is_admin
     db.session.commit()
     click.echo(f"{username} is {'now' if is_admin else 'no longer'} an admin.")

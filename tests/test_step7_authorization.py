@@ -200,6 +200,18 @@ def test_the_admin_command_prepares_the_name_and_refuses_an_unknown_one(app, cli
     assert admin_command(app, "revoke", "alice").output == "alice is no longer an admin.\n"
 
 
+def test_the_admin_command_says_when_the_role_was_already_so(app, client, people):
+    for command, said in (
+        ("grant", "carol is already an admin.\n"),
+        ("revoke", "bob is not an admin.\n"),
+    ):
+        name = said.split()[0]
+        again = admin_command(app, command, name)
+        assert (again.exit_code, again.output) == (0, said)
+    listed = client.get("/api/users", headers=bearer(people["carol"])).get_json()["users"]
+    assert [user["is_admin"] for user in listed] == [False, False, True]
+
+
 def test_a_role_changed_applies_to_the_next_request_of_a_token_in_use(app, client, people):
     carol, alice = bearer(people["carol"]), bearer(people["alice"])
     assert client.get("/api/users", headers=carol).status_code == 200
