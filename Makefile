@@ -117,9 +117,13 @@ notebook: $(INSTALLED) ## Start Jupyter in notebooks/ (run `make run STEP=n` in 
 # run there about a fifth faster. Elsewhere, the system's temporary folder.
 TEST_TMPDIR := $(if $(wildcard /dev/shm/.),/dev/shm)
 
+# pytest-xdist's workers: one per core, and one more, since many tests spend seconds waiting
+# for a server, a notebook's kernel or make check to start, while a core is free.
+TEST_WORKERS = $(shell $(BIN)/python -c "import os; print((os.cpu_count() or 1) + 1)")
+
 test: $(INSTALLED) ## Run the whole test suite (or STEP's tests) and the linters
 	@$(if $(STEP_GIVEN),$(check_step))
-	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/python -m pytest -n auto $(if $(STEP_GIVEN),-m step$(STEP))
+	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )$(BIN)/python -m pytest -n $(TEST_WORKERS) $(if $(STEP_GIVEN),-m step$(STEP))
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
